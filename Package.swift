@@ -1,0 +1,69 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// The CRM suite: shared runtime libraries in Sources/, one folder per deployable service in services/.
+let package = Package(
+    name: "crm",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "ProtoWire", targets: ["ProtoWire"]),
+        .library(name: "RPCCore", targets: ["RPCCore"]),
+        .library(name: "RPCHTTP2", targets: ["RPCHTTP2"]),
+        .library(name: "CRMProto", targets: ["CRMProto"]),
+        .executable(name: "crm-protogen", targets: ["crm-protogen"]),
+        .executable(name: "crm-interop-server", targets: ["crm-interop-server"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+    ],
+    targets: [
+        // MARK: C libraries, found through pkg-config
+        .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+
+        // MARK: Protocol: codec, generated contracts, code generator
+        .target(name: "ProtoWire"),
+        .target(name: "RPCCore", dependencies: ["ProtoWire"]),
+        .target(name: "ProtoGen"),
+        .executableTarget(name: "crm-protogen", dependencies: [
+            "ProtoGen", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "CRMProto", dependencies: ["ProtoWire", "RPCCore"]),
+        .target(name: "InteropProto", dependencies: ["ProtoWire", "RPCCore"]),
+
+        // MARK: Transport: gRPC over HTTP/2 on nghttp2
+        .target(name: "RPCHTTP2", dependencies: [
+            "CNGHTTP2", "RPCCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // MARK: Storage and the runtime every process shares
+        .target(name: "CRMStore", dependencies: [
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .target(name: "ServiceRuntime", dependencies: [
+            "RPCHTTP2", "CRMProto", "CRMStore",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // MARK: Executables
+        .executableTarget(name: "crm-interop-server", dependencies: ["InteropProto", "ServiceRuntime"]),
+        .executableTarget(name: "crm-codec-probe", dependencies: ["CRMProto", "InteropProto"],
+                          path: "Tests/CodecProbe"),
+
+        // MARK: Tests
+        .testTarget(name: "ProtoWireTests", dependencies: ["ProtoWire", "CRMProto"]),
+        .testTarget(name: "ProtoGenTests", dependencies: ["ProtoGen"]),
+        .testTarget(name: "RPCTests", dependencies: ["RPCHTTP2", "ServiceRuntime", "InteropProto", "CRMProto"]),
+    ]
+)

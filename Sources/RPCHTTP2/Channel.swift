@@ -1,0 +1,177 @@
+import NIOCore
+import NIOPosix
+import RPCCore
+import Synchronization
+
+/// A client channel to one `host:port`: one multiplexed HTTP/2 connection, re-established on
+/// demand with exponential backoff. While a reconnect is backing off, calls fail fast with
+/// UNAVAILABLE instead of piling up, which is what a gateway in front of a dead service needs.
+public final class HTTP2Channel: RPCChannel, Sendable {
+    public let host: String
+    public let port: Int
+    public let maxReceiveMessageSize: Int
+    let group: any EventLoopGroup
+    private let ownsGroup: Bool
+    private let state = Mutex(State())
+
+    struct State {
+        var connection: ClientConnectionHandler?
+        var connecting: Task<ClientConnectionHandler, any Error>?
+        var nextAttempt: ContinuousClock.Instant?
+        var backoff: Duration = .milliseconds(100)
+        var lastError = ""
+        var closed = false
+    }
+
+    public static let maxBackoff: Duration = .seconds(5)
+
+    public init(host: String, port: Int, maxReceiveMessageSize: Int = 4 * 1024 * 1024,
+                group: (any EventLoopGroup)? = nil) {
+        self.host = host
+        self.port = port
+        self.maxReceiveMessageSize = maxReceiveMessageSize
+        self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.ownsGroup = group == nil
+    }
+
+    /// Parses `HOST:PORT` (IPv6 as `[::1]:PORT`).
+    public convenience init(address: String, group: (any EventLoopGroup)? = nil) throws {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+            throw RPCError(.invalidArgument, "address '\(address)' is not HOST:PORT")
+        }
+        var host = String(address[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        self.init(host: host, port: port, group: group)
+    }
+
+    public func makeCall(path: String, options: CallOptions) async throws -> any RPCClientCall {
+        let connection = try await readyConnection()
+        let id = try await connection.eventLoop.submit {
+            try connection.startCall(path: path, options: options)
+        }.get()
+        return HTTP2ClientCall(connection: connection, streamID: id)
+    }
+
+    private func readyConnection() async throws -> ClientConnectionHandler {
+        let task: Task<ClientConnectionHandler, any Error> = try state.withLock { state in
+            if state.closed { throw RPCError(.unavailable, "channel to \(host):\(port) is closed") }
+            if let connection = state.connection, connection.isUsable {
+                return Task { connection }
+            }
+            state.connection = nil
+            if let connecting = state.connecting { return connecting }
+            if let next = state.nextAttempt, ContinuousClock.now < next {
+                throw RPCError(.unavailable, "\(host):\(port) is unreachable (\(state.lastError)); retrying in \(next - .now)")
+            }
+            let connecting = Task { try await self.connect() }
+            state.connecting = connecting
+            return connecting
+        }
+        return try await task.value
+    }
+
+    private func connect() async throws -> ClientConnectionHandler {
+        let authority = "\(host):\(port)"
+        let maxSize = maxReceiveMessageSize
+        do {
+            let channel = try await ClientBootstrap(group: group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connectTimeout(.seconds(2))
+                .connect(host: host, port: port).get()
+            let handler = try await channel.eventLoop.submit {
+                let handler = ClientConnectionHandler(eventLoop: channel.eventLoop, authority: authority,
+                                                      maxReceiveMessageSize: maxSize)
+                try channel.pipeline.syncOperations.addHandler(handler)
+                return handler
+            }.get()
+            let id = ObjectIdentifier(handler)
+            try await handler.eventLoop.submit {
+                handler.onUnusable = { [weak self] in self?.dropConnection(id) }
+            }.get()
+            state.withLock { state in
+                state.connection = handler
+                state.connecting = nil
+                state.nextAttempt = nil
+                state.backoff = .milliseconds(100)
+            }
+            return handler
+        } catch {
+            let message = "connect to \(authority) failed: \(error)"
+            state.withLock { state in
+                state.connecting = nil
+                state.lastError = "\(error)"
+                let jitter = Double.random(in: 0.8...1.2)
+                state.nextAttempt = .now + state.backoff * jitter
+                state.backoff = min(state.backoff * 2, Self.maxBackoff)
+            }
+            throw RPCError(.unavailable, message)
+        }
+    }
+
+    private func dropConnection(_ id: ObjectIdentifier) {
+        state.withLock { state in
+            if let connection = state.connection, ObjectIdentifier(connection) == id { state.connection = nil }
+        }
+    }
+
+    /// Closes the connection; calls in flight fail with UNAVAILABLE.
+    public func close() async {
+        let connection = state.withLock { state -> ClientConnectionHandler? in
+            state.closed = true
+            defer { state.connection = nil }
+            return state.connection
+        }
+        if let connection {
+            connection.eventLoop.execute { connection.close(reason: "channel closed") }
+        }
+        if ownsGroup { try? await group.shutdownGracefully() }
+    }
+}
+
+/// One call on an ``HTTP2Channel``; every operation hops to the connection's event loop.
+final class HTTP2ClientCall: RPCClientCall {
+    let connection: ClientConnectionHandler
+    let streamID: Int32
+
+    init(connection: ClientConnectionHandler, streamID: Int32) {
+        self.connection = connection
+        self.streamID = streamID
+    }
+
+    deinit {
+        let connection = connection, id = streamID
+        connection.eventLoop.execute { connection.release(id) }
+    }
+
+    func send(_ message: [UInt8]) async throws {
+        try await withCheckedThrowingContinuation { continuation in
+            connection.eventLoop.execute { self.connection.send(self.streamID, message, continuation) }
+        }
+    }
+
+    func finishSending() async throws {
+        connection.eventLoop.execute { self.connection.finishSending(self.streamID) }
+    }
+
+    func receive() async throws -> [UInt8]? {
+        try await withCheckedThrowingContinuation { continuation in
+            connection.eventLoop.execute { self.connection.receive(self.streamID, continuation) }
+        }
+    }
+
+    func initialMetadata() async throws -> Metadata {
+        try await withCheckedThrowingContinuation { continuation in
+            connection.eventLoop.execute { self.connection.initialMetadata(self.streamID, continuation) }
+        }
+    }
+
+    func trailingMetadata() async -> Metadata {
+        await withCheckedContinuation { continuation in
+            connection.eventLoop.execute { self.connection.trailingMetadata(self.streamID, continuation) }
+        }
+    }
+
+    func cancel() {
+        connection.eventLoop.execute { self.connection.cancel(self.streamID) }
+    }
+}

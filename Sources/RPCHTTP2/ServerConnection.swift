@@ -1,0 +1,482 @@
+import CNGHTTP2
+import NIOCore
+import RPCCore
+
+/// Everything the server knows about one request stream. Confined to the connection's event loop.
+final class ServerStream {
+    let id: Int32
+    var headers: [(String, String)] = []
+    var deframer: MessageDeframer
+    /// Complete request messages the handler has not taken yet.
+    var inbound: [[UInt8]] = []
+    var inboundHead = 0
+    var inboundBytes = 0
+    /// Received bytes whose flow-control credit is held back until the handler catches up.
+    var unconsumed = 0
+    var remoteEnded = false
+    var inboundFailure: RPCError?
+    var readWaiter: CheckedContinuation<[UInt8]?, any Error>?
+
+    var dispatched = false
+    var task: Task<Void, Never>?
+    var context: ServerContext?
+    var responseStarted = false
+    var finished = false
+    var deadlineTimer: Scheduled<Void>?
+    var started = ContinuousClock.now
+
+    init(id: Int32, maxMessageSize: Int) {
+        self.id = id
+        deframer = MessageDeframer(maxMessageSize: maxMessageSize)
+    }
+
+    var path: String { headers.first { $0.0 == ":path" }?.1 ?? "" }
+    var hasQueuedMessage: Bool { inboundHead < inbound.count }
+}
+
+/// One HTTP/2 connection of the server: feeds socket bytes to nghttp2, dispatches each request
+/// stream to its handler in a task, and writes what handlers produce.
+///
+/// `@unchecked Sendable` because handler tasks hold a reference to it; every mutable field is
+/// touched only on `eventLoop` (tasks hop there with `execute`).
+final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let router: Router
+    let configuration: RPCServerConfiguration
+    let eventLoop: any EventLoop
+    private var channelContext: ChannelHandlerContext?
+    private var session: H2Session!
+    private var streams: [Int32: ServerStream] = [:]
+    private var flushScheduled = false
+    private var draining = false
+    private var closed = false
+    private var peer = ""
+    /// Called once when the connection is gone, so the server can forget it.
+    var onClose: (() -> Void)?
+
+    init(router: Router, configuration: RPCServerConfiguration, eventLoop: any EventLoop) {
+        self.router = router
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        channelContext = context
+        peer = context.channel.remoteAddress?.description ?? "unknown"
+        session = H2Session(role: .server,
+                            maxConcurrentStreams: configuration.maxConcurrentStreams,
+                            initialWindow: configuration.initialWindowSize,
+                            resetBurst: configuration.streamResetBurst,
+                            resetRate: configuration.streamResetRate)
+        session.delegate = self
+        flushNow()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        let ok = buffer.withUnsafeReadableBytes { session.receive($0) }
+        flushNow()
+        if !ok { close() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        tearDown()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        close()
+    }
+
+    private func close() {
+        guard !closed else { return }
+        closed = true
+        channelContext?.close(promise: nil)
+        tearDown()
+    }
+
+    private func tearDown() {
+        closed = true
+        for stream in streams.values { abandon(stream, RPCError(.cancelled, "connection closed")) }
+        streams.removeAll()
+        if let onClose { self.onClose = nil; onClose() }
+    }
+
+    // MARK: Output
+
+    private func flushNow() {
+        guard let context = channelContext, !closed else { return }
+        var wrote = false
+        let ok = session.drainOutput { bytes in
+            var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+            buffer.writeBytes(bytes)
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            wrote = true
+        }
+        if wrote { context.flush() }
+        if !ok { close(); return }
+        if draining, streams.isEmpty, !closed {
+            close()
+        } else if !session.wantsIO, !closed {
+            close()
+        }
+    }
+
+    /// Coalesces the flushes of many handler writes into one pass over the session.
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        eventLoop.execute {
+            self.flushScheduled = false
+            self.flushNow()
+        }
+    }
+
+    // MARK: H2SessionDelegate
+
+    func sessionBeginHeaders(stream id: Int32) {
+        if let existing = streams[id], existing.dispatched { return }  // trailers from the client
+        streams[id] = ServerStream(id: id, maxMessageSize: configuration.maxReceiveMessageSize)
+    }
+
+    func sessionHeader(stream id: Int32, name: String, value: String) {
+        guard let stream = streams[id], !stream.dispatched else { return }
+        stream.headers.append((name, value))
+    }
+
+    func sessionHeadersComplete(stream id: Int32, endStream: Bool) {
+        guard let stream = streams[id] else { return }
+        if !stream.dispatched { dispatch(stream) }
+        if endStream { remoteEnded(stream) }
+    }
+
+    func sessionData(stream id: Int32, bytes: UnsafeRawBufferPointer) {
+        guard let stream = streams[id], stream.inboundFailure == nil, !stream.finished else {
+            session.consume(stream: id, bytes: bytes.count)
+            return
+        }
+        stream.unconsumed += bytes.count
+        stream.deframer.append(bytes)
+        do {
+            while let message = try stream.deframer.next() {
+                stream.inbound.append(message)
+                stream.inboundBytes += message.count
+            }
+        } catch {
+            failInbound(stream, error)
+            return
+        }
+        deliver(stream)
+        creditIfRoom(stream)
+    }
+
+    func sessionRemoteEnd(stream id: Int32) {
+        guard let stream = streams[id] else { return }
+        remoteEnded(stream)
+    }
+
+    func sessionStreamClosed(stream id: Int32, errorCode: UInt32) {
+        guard let stream = streams.removeValue(forKey: id) else { return }
+        if !stream.finished {
+            // The client reset the stream (cancelled) before we answered.
+            abandon(stream, RPCError(.cancelled, "client cancelled the call"))
+            report(stream, .cancelled, "client cancelled the call")
+        }
+        if draining, streams.isEmpty { scheduleFlush() }
+    }
+
+    func sessionSentEndStream(stream id: Int32) {
+        // We answered before the client finished sending: tell it to stop (RFC 9113 §8.1).
+        if streams[id] != nil, !session.isRemoteClosed(id) {
+            session.resetStream(id, errorCode: NGHTTP2_NO_ERROR)
+        }
+    }
+
+    func sessionGoAway(lastStreamID: Int32, errorCode: UInt32) {}
+
+    // MARK: Dispatch
+
+    private func header(_ stream: ServerStream, _ name: String) -> String? {
+        stream.headers.first { $0.0 == name }?.1
+    }
+
+    private func dispatch(_ stream: ServerStream) {
+        stream.dispatched = true
+        stream.started = .now
+        guard header(stream, ":method") == "POST" else {
+            return rejectHTTP(stream, status: "405", code: .unimplemented, "gRPC calls use POST")
+        }
+        guard let contentType = header(stream, "content-type"), contentType.hasPrefix("application/grpc") else {
+            return rejectHTTP(stream, status: "415", code: .unknown, "content-type must be application/grpc")
+        }
+        if let encoding = header(stream, "grpc-encoding"), encoding != "identity" {
+            return finish(stream, RPCError(.unimplemented, "grpc-encoding \(encoding) is not supported (identity only)"))
+        }
+        var deadline: ContinuousClock.Instant?
+        if let timeout = header(stream, "grpc-timeout") {
+            guard let nanos = GRPCWire.parseTimeout(timeout) else {
+                return finish(stream, RPCError(.invalidArgument, "grpc-timeout '\(timeout)' is malformed"))
+            }
+            deadline = .now + .nanoseconds(nanos)
+            let id = stream.id
+            stream.deadlineTimer = eventLoop.scheduleTask(in: .nanoseconds(min(nanos, Int64.max / 2))) { [weak self] in
+                self?.deadlineExceeded(id, timeout: timeout)
+            }
+        }
+        let path = stream.path
+        let method: RPCMethod
+        switch router.resolve(path) {
+        case .found(let m): method = m
+        case .failure(let error): return finish(stream, error)
+        }
+
+        var metadata = Metadata()
+        for (name, value) in stream.headers where !Metadata.isReserved(name) {
+            if let parsed = GRPCWire.metadataValue(key: name, rawValue: value) { metadata.add(name, parsed) }
+        }
+        let context = ServerContext(path: path, requestMetadata: metadata, deadline: deadline, peer: peer)
+        stream.context = context
+        let io = ServerStreamIO(connection: self, streamID: stream.id)
+        let interceptors = router.interceptors
+        stream.task = Task {
+            var failure: RPCError?
+            do {
+                for interceptor in interceptors { try await interceptor.intercept(context, method: method) }
+                try await method.handle(io, io, context)
+            } catch {
+                failure = RPCError.from(error)
+            }
+            io.finish(failure)
+        }
+    }
+
+    /// Answers a request that is not gRPC at all with a plain HTTP status (plus gRPC status).
+    private func rejectHTTP(_ stream: ServerStream, status: String, code: StatusCode, _ message: String) {
+        stream.finished = true
+        session.submitResponse(stream: stream.id, headers: [
+            (":status", status), ("content-type", "application/grpc"),
+            ("grpc-status", "\(code.rawValue)"), ("grpc-message", GRPCWire.percentEncode(message)),
+        ], withBody: false)
+        report(stream, code, message)
+    }
+
+    private func deadlineExceeded(_ id: Int32, timeout: String) {
+        guard let stream = streams[id], !stream.finished else { return }
+        stream.task?.cancel()
+        finish(stream, RPCError(.deadlineExceeded, "deadline of \(timeout) exceeded"))
+        scheduleFlush()
+    }
+
+    // MARK: Inbound messages
+
+    private func remoteEnded(_ stream: ServerStream) {
+        stream.remoteEnded = true
+        do {
+            try stream.deframer.finish()
+        } catch {
+            failInbound(stream, error)
+            return
+        }
+        deliver(stream)
+    }
+
+    private func failInbound(_ stream: ServerStream, _ error: MessageDeframer.Failure) {
+        let status: RPCError
+        switch error {
+        case .tooLarge(let length, let limit):
+            status = RPCError(.resourceExhausted, "request message of \(length) bytes exceeds the limit of \(limit) bytes")
+        case .compressedWithoutEncoding:
+            status = RPCError(.internal, "compressed message received but no grpc-encoding was negotiated")
+        case .truncated:
+            status = RPCError(.invalidArgument, "request stream ended in the middle of a message")
+        }
+        stream.inboundFailure = status
+        session.consume(stream: stream.id, bytes: stream.unconsumed)
+        stream.unconsumed = 0
+        stream.task?.cancel()
+        finish(stream, status)
+    }
+
+    /// Hands the next queued message (or the end) to a waiting handler.
+    private func deliver(_ stream: ServerStream) {
+        guard let waiter = stream.readWaiter else { return }
+        if stream.hasQueuedMessage {
+            stream.readWaiter = nil
+            waiter.resume(returning: takeQueued(stream))
+        } else if stream.remoteEnded {
+            stream.readWaiter = nil
+            waiter.resume(returning: nil)
+        }
+    }
+
+    private func takeQueued(_ stream: ServerStream) -> [UInt8] {
+        let message = stream.inbound[stream.inboundHead]
+        stream.inbound[stream.inboundHead] = []
+        stream.inboundHead += 1
+        stream.inboundBytes -= message.count
+        if stream.inboundHead == stream.inbound.count {
+            stream.inbound.removeAll(keepingCapacity: true)
+            stream.inboundHead = 0
+        }
+        creditIfRoom(stream)
+        return message
+    }
+
+    /// Gives the peer more window only while the handler keeps up, so a slow reader pushes back.
+    private func creditIfRoom(_ stream: ServerStream) {
+        if stream.inboundBytes < configuration.initialWindowSizeInt, stream.unconsumed > 0 {
+            session.consume(stream: stream.id, bytes: stream.unconsumed)
+            stream.unconsumed = 0
+            scheduleFlush()
+        }
+    }
+
+    func takeMessage(_ id: Int32, _ continuation: CheckedContinuation<[UInt8]?, any Error>) {
+        guard let stream = streams[id] else {
+            return continuation.resume(throwing: RPCError(.cancelled, "call is over"))
+        }
+        if let failure = stream.inboundFailure { return continuation.resume(throwing: failure) }
+        if stream.hasQueuedMessage { return continuation.resume(returning: takeQueued(stream)) }
+        if stream.remoteEnded { return continuation.resume(returning: nil) }
+        if stream.finished { return continuation.resume(throwing: RPCError(.cancelled, "call is over")) }
+        stream.readWaiter = continuation
+    }
+
+    // MARK: Outbound messages
+
+    func writeMessage(_ id: Int32, _ message: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
+        guard let stream = streams[id], !stream.finished else {
+            return continuation.resume(throwing: RPCError(.cancelled, "call is over"))
+        }
+        if !stream.responseStarted {
+            stream.responseStarted = true
+            session.submitResponse(stream: id, headers: responseHeaders(stream), withBody: true)
+        }
+        session.appendBody(stream: id, GRPCWire.frame(message))
+        if let body = session.bodies[id], body.pending >= session.highWater {
+            body.drainWaiters.append(continuation)
+        } else {
+            continuation.resume()
+        }
+        scheduleFlush()
+    }
+
+    private func responseHeaders(_ stream: ServerStream) -> [(String, String)] {
+        var headers = [(":status", "200"), ("content-type", "application/grpc"), ("grpc-accept-encoding", "identity")]
+        for (key, value) in stream.context?.initialMetadata ?? Metadata() where !Metadata.isReserved(key) {
+            headers.append((key, GRPCWire.headerValue(value)))
+        }
+        return headers
+    }
+
+    /// Ends the call with `failure`'s status, or OK.
+    func finish(_ id: Int32, _ failure: RPCError?) {
+        guard let stream = streams[id] else { return }
+        finish(stream, failure)
+        scheduleFlush()
+    }
+
+    private func finish(_ stream: ServerStream, _ failure: RPCError?) {
+        guard !stream.finished else { return }
+        stream.finished = true
+        stream.deadlineTimer?.cancel()
+        if let waiter = stream.readWaiter {
+            stream.readWaiter = nil
+            waiter.resume(throwing: failure ?? RPCError(.cancelled, "call is over"))
+        }
+        let code = failure?.code ?? .ok
+        let message = failure?.message ?? ""
+        var trailers = [("grpc-status", "\(code.rawValue)")]
+        if !message.isEmpty { trailers.append(("grpc-message", GRPCWire.percentEncode(message))) }
+        var trailing = stream.context?.trailingMetadata ?? Metadata()
+        for (key, value) in failure?.trailers ?? Metadata() { trailing.add(key, value) }
+        for (key, value) in trailing where !Metadata.isReserved(key) {
+            trailers.append((key, GRPCWire.headerValue(value)))
+        }
+        if stream.responseStarted {
+            session.finishBody(stream: stream.id, trailers: trailers)
+        } else {
+            // Trailers-Only: one HEADERS frame with the status ends the stream.
+            stream.responseStarted = true
+            var headers = responseHeaders(stream)
+            headers.append(contentsOf: trailers)
+            session.submitResponse(stream: stream.id, headers: headers, withBody: false)
+        }
+        report(stream, code, message)
+    }
+
+    private func abandon(_ stream: ServerStream, _ error: RPCError) {
+        stream.deadlineTimer?.cancel()
+        stream.task?.cancel()
+        if let waiter = stream.readWaiter {
+            stream.readWaiter = nil
+            waiter.resume(throwing: error)
+        }
+        session?.dropBody(stream: stream.id, error: error)
+    }
+
+    private func report(_ stream: ServerStream, _ code: StatusCode, _ message: String) {
+        configuration.observer?.callFinished(
+            path: stream.path, code: code, message: message,
+            duration: ContinuousClock.now - stream.started, peer: peer)
+    }
+
+    // MARK: Shutdown
+
+    /// Stops taking new streams, lets in-flight ones finish, then closes.
+    func beginGracefulShutdown() {
+        guard !draining, !closed else { return }
+        draining = true
+        session.submitShutdownNotice()
+        flushNow()
+        // One round trip later, name the last stream we will serve.
+        eventLoop.scheduleTask(in: .milliseconds(100)) {
+            guard !self.closed else { return }
+            self.session.submitGoAway()
+            self.flushNow()
+        }
+    }
+
+    func forceClose() {
+        close()
+    }
+}
+
+/// The handler side of one stream: pulls request messages and pushes responses, hopping to the
+/// connection's event loop for each.
+struct ServerStreamIO: RawRequestSource, RawResponseSink {
+    let connection: ServerConnectionHandler
+    let streamID: Int32
+
+    func next() async throws -> [UInt8]? {
+        try await withCheckedThrowingContinuation { continuation in
+            connection.eventLoop.execute { connection.takeMessage(streamID, continuation) }
+        }
+    }
+
+    func write(_ message: [UInt8]) async throws {
+        try await withCheckedThrowingContinuation { continuation in
+            connection.eventLoop.execute { connection.writeMessage(streamID, message, continuation) }
+        }
+    }
+
+    func finish(_ failure: RPCError?) {
+        connection.eventLoop.execute { connection.finish(streamID, failure) }
+    }
+}
+
+extension RPCError {
+    /// The status a thrown error becomes on the wire.
+    static func from(_ error: any Error) -> RPCError {
+        switch error {
+        case let e as RPCError: e
+        case is CancellationError: RPCError(.cancelled, "call cancelled")
+        case is RPCStreamClosed: RPCError(.cancelled, "call is over")
+        default: RPCError(.internal, "internal error: \(String(describing: type(of: error)))")
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import Dispatch
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import RPCCore
+import RPCHTTP2
+
+/// Runs one process of the suite: binds its server, hosts its services and health, prints the
+/// address it listens on, and shuts down gracefully on SIGTERM or SIGINT.
+public struct ServiceHost {
+    public let options: ResolvedOptions
+    public let logger: Logger
+    public let health: HealthService
+    private let services: [any RPCService]
+    private let interceptors: [any ServerInterceptor]
+
+    /// `requireServiceToken` is false only for processes outside the suite's trust boundary
+    /// (the interop conformance server).
+    public init(options: ResolvedOptions, services: [any RPCService], requireServiceToken: Bool = true,
+                extraInterceptors: [any ServerInterceptor] = []) throws {
+        self.options = options
+        var logger = Logger(label: "crm-\(options.name)")
+        logger.logLevel = Logger.Level(rawValue: options.logLevel) ?? .info
+        self.logger = logger
+        var interceptors: [any ServerInterceptor] = []
+        if requireServiceToken {
+            guard let token = options.serviceToken, !token.isEmpty else {
+                throw RPCError(.invalidArgument, "--service-token (or CRM_SERVICE_TOKEN) is required")
+            }
+            interceptors.append(ServiceTokenInterceptor(token: token))
+        }
+        self.interceptors = interceptors + extraInterceptors
+        self.services = services
+        health = HealthService(services: services.map(\.serviceDefinition.name))
+    }
+
+    /// Metrics and logging go to one place per process; call once, before anything logs.
+    public static func bootstrapObservability() -> PrometheusCollectorRegistry {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }
+
+    /// Serves until SIGTERM/SIGINT, then drains in-flight calls and returns.
+    public func run(registry: PrometheusCollectorRegistry? = nil) async throws {
+        var router = Router()
+        for service in services { router.register(service) }
+        router.register(health)
+        for interceptor in interceptors { router.add(interceptor) }
+
+        var configuration = RPCServerConfiguration(host: options.listen.host, port: options.listen.port)
+        configuration.maxReceiveMessageSize = options.maxReceiveMessageSize
+        configuration.observer = RPCCallRecorder(logger: logger)
+        let server = RPCServer(router: router, configuration: configuration)
+        let shutdownSignal = SignalWaiter()
+        let bound = try await server.start()
+        var metrics: MetricsEndpoint?
+        if let registry, let address = options.metricsListen {
+            metrics = try await MetricsEndpoint.start(registry: registry, at: address)
+        }
+        // Tests and scripts read this first line to learn the port when --listen used port 0.
+        print("listening on \(HostPort(host: bound.host, port: bound.port))")
+        if let metrics { print("metrics on http://\(options.metricsListen!.host):\(metrics.port)/metrics") }
+        fflush(nil)  // all streams: the address line must reach a pipe reader now
+        logger.info("serving", metadata: ["address": "\(bound.host):\(bound.port)", "store": "\(options.databasePath)"])
+
+        let signal = await shutdownSignal.wait()
+        logger.info("shutting down", metadata: ["signal": "\(signal)"])
+        health.shutdown()
+        await server.shutdown()
+        await metrics?.stop()
+        logger.info("stopped")
+    }
+}
+
+/// Turns SIGTERM and SIGINT into an awaitable event instead of killing the process.
+final class SignalWaiter: @unchecked Sendable {  // sources are set once in init
+    private let sources: [any DispatchSourceSignal]
+    private let stream: AsyncStream<Int32>
+
+    init() {
+        let (stream, continuation) = AsyncStream<Int32>.makeStream()
+        self.stream = stream
+        var sources: [any DispatchSourceSignal] = []
+        for signo in [SIGTERM, SIGINT] {
+            signal(signo, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
+            source.setEventHandler { continuation.yield(signo) }
+            source.resume()
+            sources.append(source)
+        }
+        self.sources = sources
+    }
+
+    func wait() async -> Int32 {
+        for await signo in stream { return signo }
+        return SIGTERM
+    }
+}
