@@ -74,16 +74,17 @@ public final class HTTP2Channel: RPCChannel, Sendable {
         let authority = "\(host):\(port)"
         let maxSize = maxReceiveMessageSize
         do {
-            let channel = try await ClientBootstrap(group: group)
+            // The handler must be in the pipeline before the socket connects, or the server's
+            // first SETTINGS frame could arrive with nobody to read it.
+            let eventLoop = group.next()
+            let handler = ClientConnectionHandler(eventLoop: eventLoop, authority: authority, maxReceiveMessageSize: maxSize)
+            _ = try await ClientBootstrap(group: eventLoop)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connectTimeout(.seconds(2))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
+                }
                 .connect(host: host, port: port).get()
-            let handler = try await channel.eventLoop.submit {
-                let handler = ClientConnectionHandler(eventLoop: channel.eventLoop, authority: authority,
-                                                      maxReceiveMessageSize: maxSize)
-                try channel.pipeline.syncOperations.addHandler(handler)
-                return handler
-            }.get()
             let id = ObjectIdentifier(handler)
             try await handler.eventLoop.submit {
                 handler.onUnusable = { [weak self] in self?.dropConnection(id) }

@@ -169,8 +169,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
 
     func send(_ id: Int32, _ message: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
         guard let stream = streams[id], !stream.ended, session.bodies[id] != nil else {
-            let status = streams[id]?.status ?? RPCError(.cancelled, "call already ended")
-            return continuation.resume(throwing: status)
+            // The call is over (the server may have answered early): like grpc-go, the message is
+            // dropped and the caller learns the real status from receive().
+            return continuation.resume()
         }
         session.appendBody(stream: id, GRPCWire.frame(message))
         if let body = session.bodies[id], body.pending >= session.highWater {

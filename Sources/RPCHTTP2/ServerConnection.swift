@@ -73,7 +73,13 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
                             resetBurst: configuration.streamResetBurst,
                             resetRate: configuration.streamResetRate)
         session.delegate = self
+        // Writes before the channel is active are dropped; the SETTINGS frame must not be.
+        if context.channel.isActive { flushNow() }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
         flushNow()
+        context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
