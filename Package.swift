@@ -12,6 +12,13 @@ let package = Package(
         .library(name: "CRMProto", targets: ["CRMProto"]),
         .executable(name: "crm-protogen", targets: ["crm-protogen"]),
         .executable(name: "crm-interop-server", targets: ["crm-interop-server"]),
+        .executable(name: "crm-leads", targets: ["crm-leads"]),
+        .executable(name: "crm-customers", targets: ["crm-customers"]),
+        .executable(name: "crm-opportunities", targets: ["crm-opportunities"]),
+        .executable(name: "crm-tickets", targets: ["crm-tickets"]),
+        .executable(name: "crm-forecast", targets: ["crm-forecast"]),
+        .executable(name: "crm-gateway", targets: ["crm-gateway"]),
+        .library(name: "CRMClient", targets: ["CRMClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -60,6 +67,21 @@ let package = Package(
         .executableTarget(name: "crm-interop-server", dependencies: ["InteropProto", "ServiceRuntime"]),
         .executableTarget(name: "crm-codec-probe", dependencies: ["CRMProto", "InteropProto"],
                           path: "Tests/CodecProbe"),
+
+        // MARK: Services (one folder each: a library with handlers, rules and schema; a thin main)
+        .target(name: "LeadsService", dependencies: ["ServiceRuntime"], path: "services/leads/Service"),
+        .executableTarget(name: "crm-leads", dependencies: ["LeadsService"], path: "services/leads/main"),
+        .target(name: "CustomersService", dependencies: ["ServiceRuntime"], path: "services/customers/Service"),
+        .executableTarget(name: "crm-customers", dependencies: ["CustomersService"], path: "services/customers/main"),
+        .target(name: "OpportunitiesService", dependencies: ["ServiceRuntime"], path: "services/opportunities/Service"),
+        .executableTarget(name: "crm-opportunities", dependencies: ["OpportunitiesService"], path: "services/opportunities/main"),
+        .target(name: "TicketsService", dependencies: ["ServiceRuntime"], path: "services/tickets/Service"),
+        .executableTarget(name: "crm-tickets", dependencies: ["TicketsService"], path: "services/tickets/main"),
+        .target(name: "ForecastService", dependencies: ["ServiceRuntime"], path: "services/forecast/Service"),
+        .executableTarget(name: "crm-forecast", dependencies: ["ForecastService"], path: "services/forecast/main"),
+        .target(name: "GatewayService", dependencies: ["ServiceRuntime"], path: "services/gateway/Service"),
+        .executableTarget(name: "crm-gateway", dependencies: ["GatewayService"], path: "services/gateway/main"),
+        .target(name: "CRMClient", dependencies: ["CRMProto", "RPCHTTP2"]),
 
         // MARK: Tests
         .testTarget(name: "ProtoWireTests", dependencies: ["ProtoWire", "CRMProto"]),

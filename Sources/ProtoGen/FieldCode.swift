@@ -41,7 +41,7 @@ struct FieldCode {
         case .implicit(let type): type.swiftType
         case .optional(let type): type.swiftType + "?"
         case .repeated(let type): "[\(type.swiftType)]"
-        case .map(let key, let valueType): "[\(key.swiftType): \(valueType.swiftType)]"
+        case .map(let key, let valueType): "[\(key.mapKeySwiftType): \(valueType.swiftType)]"
         }
     }
 
@@ -75,7 +75,7 @@ struct FieldCode {
         case .repeated(let type):
             out.line("for element in \(value) { \(type.write(number, "element")) }")
         case .map(let key, let valueType):
-            let writeKey = ValueType.scalar(key).write(1, "$1", writer: "$0")
+            let writeKey = ValueType.scalar(key).write(1, key.mapKeyToValue("$1"), writer: "$0")
             let writeValue = valueType.write(2, "$1", writer: "$0")
             out.line("writer.writeMap(\(number), \(value)) { \(writeKey) } value: { \(writeValue) }")
         }
@@ -101,9 +101,27 @@ struct FieldCode {
             out.line("case (\(number), .lengthDelimited):")
             out.line("    try reader.readMapEntry(")
             out.line("        into: &\(value),")
-            out.line("        key: { r, wt in wt == \(keyType.wireType) ? \(keyType.read("r")) : nil },")
+            out.line("        key: { r, wt in wt == \(keyType.wireType) ? \(key.mapKeyFromValue(keyType.read("r"))) : nil },")
             out.line("        value: { r, wt in wt == \(valueType.wireType) ? \(valueType.read("r")) : nil },")
-            out.line("        defaultKey: \(keyType.defaultValue), defaultValue: \(valueType.defaultValue))")
+            out.line("        defaultKey: \(key.mapKeyFromValue(keyType.defaultValue)), defaultValue: \(valueType.defaultValue))")
         }
+    }
+}
+
+extension ScalarType {
+    /// The Swift key type of a `map<K, V>`. String keys are wrapped in `MapKeyString`, which
+    /// compares by UTF-8 bytes as protobuf does; Swift `String` merges canonically equivalent keys.
+    var mapKeySwiftType: String {
+        self == .string ? "MapKeyString" : swiftType
+    }
+
+    /// Converts a map key expression to the value that `ProtoWriter` writes.
+    func mapKeyToValue(_ key: String) -> String {
+        self == .string ? "\(key).string" : key
+    }
+
+    /// Converts a value expression (as read by `ProtoReader`, or a default) to a map key.
+    func mapKeyFromValue(_ value: String) -> String {
+        self == .string ? "MapKeyString(\(value))" : value
     }
 }

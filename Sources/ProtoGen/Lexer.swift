@@ -43,6 +43,10 @@ struct Lexer {
     private init(file: String, bytes: [UInt8]) {
         self.file = file
         self.bytes = bytes
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
+            index = 3  // UTF-8 byte order mark
+            lineStart = 3
+        }
     }
 
     private var location: SourceLocation {
@@ -176,11 +180,10 @@ struct Lexer {
         let body = String(decoding: bytes[from..<index], as: UTF8.self)
         advance()
         advance()
-        var lines = body.split(separator: "\n", omittingEmptySubsequences: false).map { raw -> String in
-            // Drop the ` * ` gutter of Javadoc-style blocks.
-            var text = raw.drop { $0 == " " || $0 == "\t" }
-            if text.first == "*" { text = text.dropFirst() }
-            return String(text)
+        var lines = body.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map { raw -> String in
+            // Drop the ` * ` gutter of Javadoc-style blocks; other lines stay as written.
+            let text = raw.drop { $0 == " " || $0 == "\t" }
+            return text.first == "*" ? String(text.dropFirst()) : String(raw)
         }
         while lines.first?.allSatisfy(\.isWhitespace) == true { lines.removeFirst() }
         while lines.last?.allSatisfy(\.isWhitespace) == true { lines.removeLast() }

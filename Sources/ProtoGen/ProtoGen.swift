@@ -6,7 +6,7 @@
 /// Pipeline: `Lexer` → `Parser` (one `ProtoFile` per .proto) → `Resolver` (type references,
 /// imports, field and recursion checks) → emitters (`FileEmitter`, `MessageEmitter`,
 /// `EnumEmitter`, `ServiceEmitter`) writing through `CodeWriter`. Naming rules are in `Naming`,
-/// the proto→Swift type mapping in `ValueType`/`FieldCode`.
+/// the proto→Swift type mapping in `ValueType` and `FieldCode`.
 ///
 /// Supported input: proto3 only — `syntax`, `package`, `import` (also `public`/`weak`), `option`
 /// (skipped, aggregates included), messages with nested messages/enums, `reserved`, `repeated`
@@ -17,6 +17,7 @@
 ///
 /// Output conventions (see the emitters for details): `crm.leads.v1.Lead` becomes
 /// `public struct Crm_Leads_V1_Lead: ProtoMessage`; enums are open (`unrecognized(Int32)`);
+/// `map<string, V>` becomes `[MapKeyString: V]` (keys compare by bytes, not canonical equivalence);
 /// each service gets a names enum, a `…Client` over `RPCChannel` and a `…Handler` protocol.
 /// One Swift file per .proto plus a registry per module; output is deterministic.
 import Foundation
@@ -49,8 +50,10 @@ public func generateAll(protoRoot: String) throws -> [String: String] {
 /// Every `.proto` under `root`, keyed by path relative to it.
 public func loadProtoSources(root: String) throws -> [String: String] {
     let rootURL = URL(fileURLWithPath: root, isDirectory: true)
-    guard let enumerator = FileManager.default.enumerator(atPath: rootURL.path) else {
-        throw ProtoGenError(file: root, line: 0, "proto root not found")
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: rootURL.path, isDirectory: &isDirectory), isDirectory.boolValue,
+          let enumerator = FileManager.default.enumerator(atPath: rootURL.path) else {
+        throw ProtoGenError(file: root, line: 0, "proto root is not a directory")
     }
     var sources: [String: String] = [:]
     while let relative = enumerator.nextObject() as? String {
@@ -58,6 +61,8 @@ public func loadProtoSources(root: String) throws -> [String: String] {
         let url = rootURL.appendingPathComponent(relative)
         sources[relative] = try String(contentsOf: url, encoding: .utf8)
     }
+    // An empty root is almost certainly a wrong path; generating from it would delete everything.
+    guard !sources.isEmpty else { throw ProtoGenError(file: root, line: 0, "no .proto files under the proto root") }
     return sources
 }
 

@@ -15,8 +15,8 @@ public struct ProtoGenError: Error, Equatable, CustomStringConvertible {
 
     /// `file:line:column: error: message`, the shape editors and CI logs link to.
     public var description: String {
-        let position = column > 0 ? "\(line):\(column)" : "\(line)"
-        return "\(file):\(position): error: \(message)"
+        let position = column > 0 ? ":\(line):\(column)" : line > 0 ? ":\(line)" : ""
+        return "\(file)\(position): error: \(message)"
     }
 }
 

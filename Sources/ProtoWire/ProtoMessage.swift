@@ -80,6 +80,8 @@ public protocol ProtoMapKey: Hashable, Sendable {
     static func protoOrder(_ a: Self, _ b: Self) -> Bool
 }
 
+/// Generated `map<string, V>` fields use ``MapKeyString`` instead: `String` keys would merge
+/// canonically equivalent but distinct byte strings.
 extension String: ProtoMapKey {
     public static func protoOrder(_ a: String, _ b: String) -> Bool {
         a.utf8.lexicographicallyPrecedes(b.utf8)

@@ -67,3 +67,24 @@ func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     }
     return difference == 0
 }
+
+extension Caller {
+    /// SUITE.md visibility: a rep sees records they own or collaborate on, a manager the team's,
+    /// an admin everything. Records a caller may not see must answer NOT_FOUND.
+    public func canSee(ownerID: String, teamID: String, collaborators: [String] = []) -> Bool {
+        switch role {
+        case .admin: true
+        case .manager: teamID == team || ownerID == userID || collaborators.contains(userID)
+        case .rep: ownerID == userID || collaborators.contains(userID)
+        }
+    }
+
+    public var isManagerOrAdmin: Bool { role != .rep }
+
+    /// PERMISSION_DENIED unless the caller is a manager or admin.
+    public func requireManager(_ action: String) throws {
+        guard isManagerOrAdmin else {
+            throw RPCError(.permissionDenied, "\(action) needs a manager or admin; \(userID) is a rep")
+        }
+    }
+}

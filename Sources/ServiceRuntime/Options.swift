@@ -32,6 +32,9 @@ public struct SuiteOptions: ParsableArguments, Sendable {
     @Option(name: .customLong("metrics-listen"), help: "HOST:PORT serving Prometheus text at GET /metrics over HTTP/1.1 (env CRM_METRICS_LISTEN; off by default).")
     public var metricsListen: String?
 
+    @Option(name: .customLong("clock-file"), help: "For tests: read the current time (UTC ms) from this file instead of the system clock (env CRM_CLOCK_FILE).")
+    public var clockFile: String?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env CRM_LOG_LEVEL; default info).")
     public var logLevel: String?
 
@@ -71,7 +74,8 @@ public struct SuiteOptions: ParsableArguments, Sendable {
             serviceToken: pick(serviceToken, "CRM_SERVICE_TOKEN"),
             peers: peers, maxReceiveMessageSize: maxSize,
             metricsListen: try pick(metricsListen, "CRM_METRICS_LISTEN").map { try HostPort(parsing: $0, option: "--metrics-listen") },
-            logLevel: pick(logLevel, "CRM_LOG_LEVEL") ?? "info")
+            logLevel: pick(logLevel, "CRM_LOG_LEVEL") ?? "info",
+            clockFile: pick(clockFile, "CRM_CLOCK_FILE"))
     }
 }
 
@@ -108,4 +112,11 @@ public struct ResolvedOptions: Sendable {
     public var maxReceiveMessageSize: Int
     public var metricsListen: HostPort?
     public var logLevel: String
+    public var clockFile: String?
+
+    /// The clock time-dependent rules use: the system clock, or the test clock file.
+    public var clock: any WallClock {
+        if let clockFile { return FileClock(path: clockFile) }
+        return SystemClock()
+    }
 }

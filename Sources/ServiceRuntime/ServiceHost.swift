@@ -47,8 +47,10 @@ public struct ServiceHost {
         return registry
     }
 
-    /// Serves until SIGTERM/SIGINT, then drains in-flight calls and returns.
-    public func run(registry: PrometheusCollectorRegistry? = nil) async throws {
+    /// Serves until SIGTERM/SIGINT, then drains in-flight calls and returns. `background` jobs
+    /// (outbox relays, sweeps) run alongside and are cancelled at shutdown.
+    public func run(registry: PrometheusCollectorRegistry? = nil,
+                    background: [@Sendable () async -> Void] = []) async throws {
         var router = Router()
         for service in services { router.register(service) }
         router.register(health)
@@ -70,10 +72,17 @@ public struct ServiceHost {
         fflush(nil)  // all streams: the address line must reach a pipe reader now
         logger.info("serving", metadata: ["address": "\(bound.host):\(bound.port)", "store": "\(options.databasePath)"])
 
+        let jobs = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for job in background { group.addTask { await job() } }
+            }
+        }
         let signal = await shutdownSignal.wait()
         logger.info("shutting down", metadata: ["signal": "\(signal)"])
         health.shutdown()
         await server.shutdown()
+        jobs.cancel()
+        await jobs.value
         await metrics?.stop()
         logger.info("stopped")
     }
@@ -101,5 +110,19 @@ final class SignalWaiter: @unchecked Sendable {  // sources are set once in init
     func wait() async -> Int32 {
         for await signo in stream { return signo }
         return SIGTERM
+    }
+}
+
+/// A background job that runs `body` every `interval` until the host shuts down (periodic sweeps:
+/// lead reclaim, risk flags, reminders). Errors are logged, never fatal.
+public func periodically(every interval: Duration, logger: Logger, _ name: String,
+                         _ body: @escaping @Sendable () async throws -> Void) -> @Sendable () async -> Void {
+    {
+        while !Task.isCancelled {
+            do { try await body() } catch is CancellationError { return } catch {
+                logger.error("\(name) failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval)
+        }
     }
 }

@@ -35,17 +35,20 @@ struct ProtoGenCommand: ParsableCommand {
         let stale = try staleFiles(root: root, generated: generated)
         var changed: [String] = []
         for (path, content) in generated.sorted(by: { $0.key < $1.key }) {
-            let url = root.appendingPathComponent(path)
-            if (try? String(contentsOf: url, encoding: .utf8)) != content { changed.append(path) }
+            let existing = try? String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
+            if existing != content {
+                changed.append(path)
+                if check { print(existing == nil ? "missing: \(path)" : "out of date: \(path)") }
+            }
         }
 
         if check {
-            for path in changed { print("out of date: \(path)") }
             for path in stale { print("stale: \(path)") }
             if !changed.isEmpty || !stale.isEmpty {
                 printError("generated code is not current; run `swift run crm-protogen` from the repository root")
                 throw ExitCode.failure
             }
+            print("generated code is up to date (\(generated.count) files)")
             return
         }
 

@@ -25,7 +25,7 @@ func resolved(_ sources: [String: String]) throws -> [String: ProtoFile] {
 }
 
 /// The error generating `sources` throws; records a failure if it succeeds.
-func generationError(_ sources: [String: String], sourceLocation: SourceLocation = #_sourceLocation) -> ProtoGenError? {
+func generationError(_ sources: [String: String], sourceLocation: Testing.SourceLocation = #_sourceLocation) -> ProtoGenError? {
     do {
         _ = try generate(sources: sources)
         Issue.record("expected an error", sourceLocation: sourceLocation)

@@ -40,7 +40,7 @@ PROTO_ROOT = REPO_ROOT / "proto"
 # How long a freshly started server may take to print its "listening on" line.
 # Generous because a debug Swift binary can be slow to start on a loaded CI box.
 STARTUP_TIMEOUT_S = 30.0
-# The brief for every server binary: SIGTERM -> graceful shutdown -> exit 0
+# The contract for every server binary: SIGTERM -> graceful shutdown -> exit 0
 # within this many seconds.
 SHUTDOWN_TIMEOUT_S = 10.0
 
@@ -114,6 +114,7 @@ class ManagedProcess:
     name: str
     args: tuple[str, ...] = ()
     env: dict[str, str] | None = None
+    listen: str = "127.0.0.1:0"
     address: str = ""
     proc: subprocess.Popen | None = None
     _first_line: list[str] = field(default_factory=list)
@@ -133,7 +134,7 @@ class ManagedProcess:
 
     def _start(self) -> None:
         path = find_binary(self.name)
-        argv = [str(path), "--listen", "127.0.0.1:0", *self.args]
+        argv = [str(path), "--listen", self.listen, *self.args]
         env = dict(os.environ)
         if self.env:
             env.update(self.env)
@@ -232,8 +233,9 @@ def start_process():
     """
     started: list[ManagedProcess] = []
 
-    def _start(name: str, *args: str, env: dict[str, str] | None = None) -> ManagedProcess:
-        process = ManagedProcess(name, tuple(args), env)
+    def _start(name: str, *args: str, env: dict[str, str] | None = None,
+               listen: str = "127.0.0.1:0") -> ManagedProcess:
+        process = ManagedProcess(name, tuple(args), env, listen)
         started.append(process)
         return process.start()
 
@@ -347,3 +349,20 @@ def proto_stubs(tmp_path_factory) -> GeneratedStubs:
     """Python stubs for every .proto under <repo>/proto, importable as e.g.
     ``from grpc.testing import messages_pb2``."""
     return _generate_stubs(tmp_path_factory.mktemp("generated_stubs"))
+
+
+# --------------------------------------------------------------------------
+# Suites of real service processes
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def suite(start_process, tmp_path, proto_stubs):
+    """A :class:`suite.Suite`: call ``suite.start("customers")`` etc.; each process gets its own
+    SQLite file, the service token, the shared test clock and every peer's address."""
+    from suite import SERVICES, Suite, TestClock, free_port
+
+    crm = Suite(start_process=start_process, directory=tmp_path, clock=TestClock(tmp_path / "clock"))
+    crm.ports = {name: free_port() for name in SERVICES}
+    yield crm
+    crm.close()

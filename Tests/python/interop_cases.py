@@ -11,7 +11,7 @@ src/python/grpcio_tests/tests/interop/methods.py); it is written to be run
 from pytest, so failures are assertion errors rather than ValueErrors.
 
 The generated stubs only exist once the ``proto_stubs`` fixture has run, so
-they are imported lazily (``_pb()``), which keeps this module importable at
+they are imported lazily (``protos()``), which keeps this module importable at
 collection time.
 """
 
@@ -42,18 +42,27 @@ CASE_TIMEOUT_S = 60.0
 
 
 @functools.cache
-def _pb() -> SimpleNamespace:
+def protos() -> SimpleNamespace:
     from grpc.testing import empty_pb2, messages_pb2, test_pb2_grpc
 
     return SimpleNamespace(empty=empty_pb2, messages=messages_pb2, grpc=test_pb2_grpc)
+
+
+def insecure_channel(address: str) -> grpc.Channel:
+    """A plain stock channel to ``address`` (cleartext HTTP/2).
+
+    HTTP proxies are disabled: a CI machine with http_proxy set would
+    otherwise try to tunnel our 127.0.0.1 connections through the proxy.
+    """
+    return grpc.insecure_channel(address, options=[("grpc.enable_http_proxy", 0)])
 
 
 def _zeros(n: int) -> bytes:
     return bytes(n)
 
 
-def _test_stub(channel: grpc.Channel):
-    return _pb().grpc.TestServiceStub(channel)
+def make_test_stub(channel: grpc.Channel):
+    return protos().grpc.TestServiceStub(channel)
 
 
 class RequestPipe:
@@ -99,9 +108,9 @@ def _expect_rpc_error(call_it: Callable[[], object]) -> grpc.RpcError:
     raise AssertionError("the RPC succeeded but was expected to fail")
 
 
-def _assert_zero_payload(response, size: int) -> None:
+def assert_zero_payload(response, size: int) -> None:
     """Golden check for SimpleResponse / StreamingOutputCallResponse."""
-    messages = _pb().messages
+    messages = protos().messages
     assert len(response.payload.body) == size, "response payload body has the wrong size"
     golden = type(response)(payload=messages.Payload(type=messages.COMPRESSABLE, body=_zeros(size)))
     assert response == golden, "response differs from the golden (zero-filled) response"
@@ -128,8 +137,8 @@ def _assert_echoed_metadata(call, what: str) -> None:
 
 
 def empty_unary(channel: grpc.Channel) -> None:
-    pb = _pb()
-    response, call = _test_stub(channel).EmptyCall.with_call(pb.empty.Empty())
+    pb = protos()
+    response, call = make_test_stub(channel).EmptyCall.with_call(pb.empty.Empty())
     assert call.code() == grpc.StatusCode.OK
     assert response is not None
     assert isinstance(response, pb.empty.Empty)
@@ -139,46 +148,46 @@ def empty_unary(channel: grpc.Channel) -> None:
 
 
 def large_unary(channel: grpc.Channel) -> None:
-    messages = _pb().messages
+    messages = protos().messages
     request = messages.SimpleRequest(
         response_size=LARGE_RESPONSE_SIZE,
         payload=messages.Payload(body=_zeros(LARGE_REQUEST_SIZE)),
     )
-    response, call = _test_stub(channel).UnaryCall.with_call(request)
+    response, call = make_test_stub(channel).UnaryCall.with_call(request)
     assert call.code() == grpc.StatusCode.OK
-    _assert_zero_payload(response, LARGE_RESPONSE_SIZE)
+    assert_zero_payload(response, LARGE_RESPONSE_SIZE)
 
 
 def client_streaming(channel: grpc.Channel) -> None:
-    messages = _pb().messages
+    messages = protos().messages
     requests = [
         messages.StreamingInputCallRequest(payload=messages.Payload(body=_zeros(size)))
         for size in STREAM_REQUEST_SIZES
     ]
     # Iterating the list sends the four messages in order, then half-closes.
-    response, call = _test_stub(channel).StreamingInputCall.with_call(iter(requests))
+    response, call = make_test_stub(channel).StreamingInputCall.with_call(iter(requests))
     assert call.code() == grpc.StatusCode.OK
     assert response.aggregated_payload_size == 74922
 
 
 def server_streaming(channel: grpc.Channel) -> None:
-    messages = _pb().messages
+    messages = protos().messages
     request = messages.StreamingOutputCallRequest(
         response_parameters=[messages.ResponseParameters(size=s) for s in STREAM_RESPONSE_SIZES],
     )
-    call = _test_stub(channel).StreamingOutputCall(request)
+    call = make_test_stub(channel).StreamingOutputCall(request)
     responses = list(call)  # raises RpcError on a non-OK status
     assert call.code() == grpc.StatusCode.OK
     assert len(responses) == 4, "expected exactly four responses"
     assert [len(r.payload.body) for r in responses] == list(STREAM_RESPONSE_SIZES)
     for response, size in zip(responses, STREAM_RESPONSE_SIZES):
-        _assert_zero_payload(response, size)
+        assert_zero_payload(response, size)
 
 
 def ping_pong(channel: grpc.Channel) -> None:
-    messages = _pb().messages
+    messages = protos().messages
     pipe = RequestPipe()
-    call = _test_stub(channel).FullDuplexCall(pipe)
+    call = make_test_stub(channel).FullDuplexCall(pipe)
     try:
         for response_size, payload_size in zip(STREAM_RESPONSE_SIZES, STREAM_REQUEST_SIZES):
             pipe.add(messages.StreamingOutputCallRequest(
@@ -188,7 +197,7 @@ def ping_pong(channel: grpc.Channel) -> None:
             # Block for the reply before sending the next request: this is
             # what makes it a ping-pong rather than a pipelined stream.
             response = next(call)
-            _assert_zero_payload(response, response_size)
+            assert_zero_payload(response, response_size)
         pipe.close()  # half-close after the fourth reply
         extra = list(call)
     finally:
@@ -199,15 +208,15 @@ def ping_pong(channel: grpc.Channel) -> None:
 
 def empty_stream(channel: grpc.Channel) -> None:
     # An empty request iterator: the client half-closes without sending.
-    call = _test_stub(channel).FullDuplexCall(iter(()))
+    call = make_test_stub(channel).FullDuplexCall(iter(()))
     responses = list(call)
     assert call.code() == grpc.StatusCode.OK
     assert responses == [], "expected exactly zero responses"
 
 
 def custom_metadata(channel: grpc.Channel) -> None:
-    messages = _pb().messages
-    stub = _test_stub(channel)
+    messages = protos().messages
+    stub = make_test_stub(channel)
     metadata = (
         (INITIAL_METADATA_KEY, INITIAL_METADATA_VALUE),
         (TRAILING_METADATA_KEY, TRAILING_METADATA_VALUE),
@@ -220,7 +229,7 @@ def custom_metadata(channel: grpc.Channel) -> None:
     )
     response, call = stub.UnaryCall.with_call(request, metadata=metadata)
     assert call.code() == grpc.StatusCode.OK
-    _assert_zero_payload(response, LARGE_RESPONSE_SIZE)
+    assert_zero_payload(response, LARGE_RESPONSE_SIZE)
     _assert_echoed_metadata(call, "UnaryCall")
 
     # Step 2: FullDuplexCall with one request, then half-close.
@@ -232,13 +241,13 @@ def custom_metadata(channel: grpc.Channel) -> None:
     responses = list(call)
     assert call.code() == grpc.StatusCode.OK
     assert len(responses) == 1
-    _assert_zero_payload(responses[0], LARGE_RESPONSE_SIZE)
+    assert_zero_payload(responses[0], LARGE_RESPONSE_SIZE)
     _assert_echoed_metadata(call, "FullDuplexCall")
 
 
 def _echo_status_case(channel: grpc.Channel, message: str, *, full_duplex: bool) -> None:
-    messages = _pb().messages
-    stub = _test_stub(channel)
+    messages = protos().messages
+    stub = make_test_stub(channel)
     code = 2  # UNKNOWN
     status = messages.EchoStatus(code=code, message=message)
 
@@ -270,14 +279,14 @@ def special_status_message(channel: grpc.Channel) -> None:
 
 
 def unimplemented_method(channel: grpc.Channel) -> None:
-    pb = _pb()
-    error = _expect_rpc_error(lambda: _test_stub(channel).UnimplementedCall(pb.empty.Empty()))
+    pb = protos()
+    error = _expect_rpc_error(lambda: make_test_stub(channel).UnimplementedCall(pb.empty.Empty()))
     assert error.code() == grpc.StatusCode.UNIMPLEMENTED
     assert error.code().value[0] == 12
 
 
 def unimplemented_service(channel: grpc.Channel) -> None:
-    pb = _pb()
+    pb = protos()
     stub = pb.grpc.UnimplementedServiceStub(channel)
     error = _expect_rpc_error(lambda: stub.UnimplementedCall(pb.empty.Empty()))
     assert error.code() == grpc.StatusCode.UNIMPLEMENTED
@@ -285,12 +294,12 @@ def unimplemented_service(channel: grpc.Channel) -> None:
 
 
 def timeout_on_sleeping_server(channel: grpc.Channel) -> None:
-    messages = _pb().messages
+    messages = protos().messages
     pipe = RequestPipe()
     pipe.add(messages.StreamingOutputCallRequest(payload=messages.Payload(body=_zeros(27182))))
     # "Client waits": the pipe is left open (no half-close), so only the 1 ms
     # deadline can end the call.
-    call = _test_stub(channel).FullDuplexCall(pipe, timeout=0.001)
+    call = make_test_stub(channel).FullDuplexCall(pipe, timeout=0.001)
     try:
         error = _expect_rpc_error(lambda: list(call))
     finally:
@@ -301,7 +310,7 @@ def timeout_on_sleeping_server(channel: grpc.Channel) -> None:
 
 def cancel_after_begin(channel: grpc.Channel) -> None:
     pipe = RequestPipe()
-    future = _test_stub(channel).StreamingInputCall.future(pipe)
+    future = make_test_stub(channel).StreamingInputCall.future(pipe)
     try:
         assert future.cancel(), "cancel() reported the call had already completed"
     finally:
@@ -311,13 +320,13 @@ def cancel_after_begin(channel: grpc.Channel) -> None:
 
 
 def cancel_after_first_response(channel: grpc.Channel) -> None:
-    messages = _pb().messages
+    messages = protos().messages
     pipe = RequestPipe()
     pipe.add(messages.StreamingOutputCallRequest(
         response_parameters=[messages.ResponseParameters(size=31415)],
         payload=messages.Payload(body=_zeros(27182)),
     ))
-    call = _test_stub(channel).FullDuplexCall(pipe)
+    call = make_test_stub(channel).FullDuplexCall(pipe)
     try:
         first = next(call)
         assert len(first.payload.body) == 31415

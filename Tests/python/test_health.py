@@ -7,6 +7,8 @@ import time
 import grpc
 import pytest
 
+import interop_cases
+
 # How long a Watch stream must stay open after its first message to count as
 # "not terminated".  Long enough for a server that wrongly ends the stream
 # right after the first message to be caught, short enough to keep tests fast.
@@ -22,7 +24,7 @@ WATCH_DEADLINE_S = 60.0
 def health(interop_server):
     from grpc.health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(interop_server) as channel:
+    with interop_cases.insecure_channel(interop_server) as channel:
         yield health_pb2, health_pb2_grpc.HealthStub(channel)
 
 

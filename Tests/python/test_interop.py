@@ -14,7 +14,7 @@ import interop_cases
 
 @pytest.fixture
 def channel(interop_server):
-    with grpc.insecure_channel(interop_server) as ch:
+    with interop_cases.insecure_channel(interop_server) as ch:
         # Fail fast (not after the first RPC's timeout) if nothing listens.
         grpc.channel_ready_future(ch).result(timeout=10)
         yield ch
@@ -61,9 +61,9 @@ def test_ten_channels_fifty_large_unary_each(interop_server, interop_server_proc
 
     def drive(index: int) -> int:
         completed = 0
-        with grpc.insecure_channel(interop_server) as ch:
-            stub = interop_cases._test_stub(ch)
-            messages = interop_cases._pb().messages
+        with interop_cases.insecure_channel(interop_server) as ch:
+            stub = interop_cases.make_test_stub(ch)
+            messages = interop_cases.protos().messages
             request = messages.SimpleRequest(
                 response_size=interop_cases.LARGE_RESPONSE_SIZE,
                 payload=messages.Payload(body=bytes(interop_cases.LARGE_REQUEST_SIZE)),
@@ -72,11 +72,11 @@ def test_ten_channels_fifty_large_unary_each(interop_server, interop_server_proc
             for _ in range(calls_per_channel):
                 in_flight.append(stub.UnaryCall.future(request, timeout=120))
                 if len(in_flight) >= window:
-                    interop_cases._assert_zero_payload(
+                    interop_cases.assert_zero_payload(
                         in_flight.popleft().result(), interop_cases.LARGE_RESPONSE_SIZE)
                     completed += 1
             while in_flight:
-                interop_cases._assert_zero_payload(
+                interop_cases.assert_zero_payload(
                     in_flight.popleft().result(), interop_cases.LARGE_RESPONSE_SIZE)
                 completed += 1
         return completed

@@ -1406,7 +1406,7 @@ public struct Crm_Customers_V1_TimelineEntry: ProtoMessage {
     public var toOwnerId: String = ""
 
     /// Further facts of the entry (e.g. stage names, amount, satisfaction), stringly typed for display.
-    public var details: [String: String] = [:]
+    public var details: [MapKeyString: String] = [:]
 
     public init() {}
 
@@ -1429,7 +1429,7 @@ public struct Crm_Customers_V1_TimelineEntry: ProtoMessage {
         toStatus: Crm_Customers_V1_LifecycleStatus = .unspecified,
         fromOwnerId: String = "",
         toOwnerId: String = "",
-        details: [String: String] = [:]
+        details: [MapKeyString: String] = [:]
     ) {
         self.id = id
         self.customerId = customerId
@@ -1471,7 +1471,7 @@ public struct Crm_Customers_V1_TimelineEntry: ProtoMessage {
         if self.toStatus.rawValue != 0 { writer.writeEnum(16, self.toStatus) }
         if !self.fromOwnerId.isEmpty { writer.writeString(17, self.fromOwnerId) }
         if !self.toOwnerId.isEmpty { writer.writeString(18, self.toOwnerId) }
-        writer.writeMap(19, self.details) { $0.writeString(1, $1) } value: { $0.writeString(2, $1) }
+        writer.writeMap(19, self.details) { $0.writeString(1, $1.string) } value: { $0.writeString(2, $1) }
     }
 
     public mutating func decodeField(number: Int, wireType: WireType, from reader: inout ProtoReader) throws {
@@ -1497,9 +1497,9 @@ public struct Crm_Customers_V1_TimelineEntry: ProtoMessage {
         case (19, .lengthDelimited):
             try reader.readMapEntry(
                 into: &self.details,
-                key: { r, wt in wt == .lengthDelimited ? try r.readString() : nil },
+                key: { r, wt in wt == .lengthDelimited ? MapKeyString(try r.readString()) : nil },
                 value: { r, wt in wt == .lengthDelimited ? try r.readString() : nil },
-                defaultKey: "", defaultValue: "")
+                defaultKey: MapKeyString(""), defaultValue: "")
         default: try reader.skipField(number: number, wireType: wireType)
         }
     }

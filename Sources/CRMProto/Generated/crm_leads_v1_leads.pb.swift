@@ -783,7 +783,7 @@ public struct Crm_Leads_V1_LeadInput: ProtoMessage {
     public var initialNeed: String = ""
 
     /// Extra intake attributes (web-form fields, UTM parameters, import columns); stored, not interpreted.
-    public var attributes: [String: String] = [:]
+    public var attributes: [MapKeyString: String] = [:]
 
     /// Duplicate override: a lead matching an open lead by phone/email is refused (ALREADY_EXISTS naming the
     /// match) unless force is set with a force_reason, which is recorded.
@@ -806,7 +806,7 @@ public struct Crm_Leads_V1_LeadInput: ProtoMessage {
         industry: String = "",
         background: String = "",
         initialNeed: String = "",
-        attributes: [String: String] = [:],
+        attributes: [MapKeyString: String] = [:],
         force: Bool = false,
         forceReason: String = ""
     ) {
@@ -840,7 +840,7 @@ public struct Crm_Leads_V1_LeadInput: ProtoMessage {
         if !self.industry.isEmpty { writer.writeString(10, self.industry) }
         if !self.background.isEmpty { writer.writeString(11, self.background) }
         if !self.initialNeed.isEmpty { writer.writeString(12, self.initialNeed) }
-        writer.writeMap(13, self.attributes) { $0.writeString(1, $1) } value: { $0.writeString(2, $1) }
+        writer.writeMap(13, self.attributes) { $0.writeString(1, $1.string) } value: { $0.writeString(2, $1) }
         if self.force { writer.writeBool(14, self.force) }
         if !self.forceReason.isEmpty { writer.writeString(15, self.forceReason) }
     }
@@ -862,9 +862,9 @@ public struct Crm_Leads_V1_LeadInput: ProtoMessage {
         case (13, .lengthDelimited):
             try reader.readMapEntry(
                 into: &self.attributes,
-                key: { r, wt in wt == .lengthDelimited ? try r.readString() : nil },
+                key: { r, wt in wt == .lengthDelimited ? MapKeyString(try r.readString()) : nil },
                 value: { r, wt in wt == .lengthDelimited ? try r.readString() : nil },
-                defaultKey: "", defaultValue: "")
+                defaultKey: MapKeyString(""), defaultValue: "")
         case (14, .varint): self.force = try reader.readBool()
         case (15, .lengthDelimited): self.forceReason = try reader.readString()
         default: try reader.skipField(number: number, wireType: wireType)
@@ -905,7 +905,7 @@ public struct Crm_Leads_V1_Lead: ProtoMessage {
 
     public var initialNeed: String = ""
 
-    public var attributes: [String: String] = [:]
+    public var attributes: [MapKeyString: String] = [:]
 
     /// Lifecycle and ownership ("" owner = in the pool).
     public var status: Crm_Leads_V1_LeadStatus = .unspecified
@@ -967,7 +967,7 @@ public struct Crm_Leads_V1_Lead: ProtoMessage {
         industry: String = "",
         background: String = "",
         initialNeed: String = "",
-        attributes: [String: String] = [:],
+        attributes: [MapKeyString: String] = [:],
         status: Crm_Leads_V1_LeadStatus = .unspecified,
         ownerId: String = "",
         teamId: String = "",
@@ -1039,7 +1039,7 @@ public struct Crm_Leads_V1_Lead: ProtoMessage {
         if !self.industry.isEmpty { writer.writeString(12, self.industry) }
         if !self.background.isEmpty { writer.writeString(13, self.background) }
         if !self.initialNeed.isEmpty { writer.writeString(14, self.initialNeed) }
-        writer.writeMap(15, self.attributes) { $0.writeString(1, $1) } value: { $0.writeString(2, $1) }
+        writer.writeMap(15, self.attributes) { $0.writeString(1, $1.string) } value: { $0.writeString(2, $1) }
         if self.status.rawValue != 0 { writer.writeEnum(16, self.status) }
         if !self.ownerId.isEmpty { writer.writeString(17, self.ownerId) }
         if !self.teamId.isEmpty { writer.writeString(18, self.teamId) }
@@ -1080,9 +1080,9 @@ public struct Crm_Leads_V1_Lead: ProtoMessage {
         case (15, .lengthDelimited):
             try reader.readMapEntry(
                 into: &self.attributes,
-                key: { r, wt in wt == .lengthDelimited ? try r.readString() : nil },
+                key: { r, wt in wt == .lengthDelimited ? MapKeyString(try r.readString()) : nil },
                 value: { r, wt in wt == .lengthDelimited ? try r.readString() : nil },
-                defaultKey: "", defaultValue: "")
+                defaultKey: MapKeyString(""), defaultValue: "")
         case (16, .varint): self.status = try reader.readEnum()
         case (17, .lengthDelimited): self.ownerId = try reader.readString()
         case (18, .lengthDelimited): self.teamId = try reader.readString()

@@ -608,17 +608,17 @@ public struct Grpc_Testing_TestOrcaReport: ProtoMessage {
 
     public var memoryUtilization: Double = 0
 
-    public var requestCost: [String: Double] = [:]
+    public var requestCost: [MapKeyString: Double] = [:]
 
-    public var utilization: [String: Double] = [:]
+    public var utilization: [MapKeyString: Double] = [:]
 
     public init() {}
 
     public init(
         cpuUtilization: Double = 0,
         memoryUtilization: Double = 0,
-        requestCost: [String: Double] = [:],
-        utilization: [String: Double] = [:]
+        requestCost: [MapKeyString: Double] = [:],
+        utilization: [MapKeyString: Double] = [:]
     ) {
         self.cpuUtilization = cpuUtilization
         self.memoryUtilization = memoryUtilization
@@ -629,8 +629,8 @@ public struct Grpc_Testing_TestOrcaReport: ProtoMessage {
     public func encode(to writer: inout ProtoWriter) {
         if self.cpuUtilization.bitPattern != 0 { writer.writeDouble(1, self.cpuUtilization) }
         if self.memoryUtilization.bitPattern != 0 { writer.writeDouble(2, self.memoryUtilization) }
-        writer.writeMap(3, self.requestCost) { $0.writeString(1, $1) } value: { $0.writeDouble(2, $1) }
-        writer.writeMap(4, self.utilization) { $0.writeString(1, $1) } value: { $0.writeDouble(2, $1) }
+        writer.writeMap(3, self.requestCost) { $0.writeString(1, $1.string) } value: { $0.writeDouble(2, $1) }
+        writer.writeMap(4, self.utilization) { $0.writeString(1, $1.string) } value: { $0.writeDouble(2, $1) }
     }
 
     public mutating func decodeField(number: Int, wireType: WireType, from reader: inout ProtoReader) throws {
@@ -640,15 +640,15 @@ public struct Grpc_Testing_TestOrcaReport: ProtoMessage {
         case (3, .lengthDelimited):
             try reader.readMapEntry(
                 into: &self.requestCost,
-                key: { r, wt in wt == .lengthDelimited ? try r.readString() : nil },
+                key: { r, wt in wt == .lengthDelimited ? MapKeyString(try r.readString()) : nil },
                 value: { r, wt in wt == .fixed64 ? try r.readDouble() : nil },
-                defaultKey: "", defaultValue: 0)
+                defaultKey: MapKeyString(""), defaultValue: 0)
         case (4, .lengthDelimited):
             try reader.readMapEntry(
                 into: &self.utilization,
-                key: { r, wt in wt == .lengthDelimited ? try r.readString() : nil },
+                key: { r, wt in wt == .lengthDelimited ? MapKeyString(try r.readString()) : nil },
                 value: { r, wt in wt == .fixed64 ? try r.readDouble() : nil },
-                defaultKey: "", defaultValue: 0)
+                defaultKey: MapKeyString(""), defaultValue: 0)
         default: try reader.skipField(number: number, wireType: wireType)
         }
     }

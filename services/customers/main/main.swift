@@ -1,0 +1,1 @@
+fatalError("crm-customers is not built yet")

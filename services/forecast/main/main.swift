@@ -1,0 +1,1 @@
+fatalError("crm-forecast is not built yet")

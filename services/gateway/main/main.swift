@@ -1,0 +1,1 @@
+fatalError("crm-gateway is not built yet")

@@ -1,0 +1,1 @@
+fatalError("crm-leads is not built yet")

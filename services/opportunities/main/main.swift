@@ -1,0 +1,1 @@
+fatalError("crm-opportunities is not built yet")

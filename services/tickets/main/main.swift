@@ -1,0 +1,1 @@
+fatalError("crm-tickets is not built yet")
