@@ -84,8 +84,9 @@ let package = Package(
         .target(name: "CRMClient", dependencies: ["CRMProto", "RPCHTTP2"]),
 
         // MARK: Tests
-        .testTarget(name: "ProtoWireTests", dependencies: ["ProtoWire", "CRMProto"]),
+        .testTarget(name: "ProtoWireTests", dependencies: ["ProtoWire", "CRMProto", "InteropProto"]),
         .testTarget(name: "ProtoGenTests", dependencies: ["ProtoGen"]),
+        .testTarget(name: "CRMStoreTests", dependencies: ["CRMStore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "RPCTests", dependencies: ["RPCHTTP2", "ServiceRuntime", "InteropProto", "CRMProto"]),
     ]
 )

@@ -102,13 +102,13 @@ struct FailureTests {
     }
 
     @Test func gracefulShutdownLetsInFlightCallsFinish() async throws {
-        let pair = try await LoopbackPair.start()
+        let probe = ProbeService()
+        let pair = try await LoopbackPair.start(probe)
         let inFlight = Task {
             let _: Grpc_Testing_SimpleResponse = try await pair.channel.unary(
                 "/test.Probe/Sleep", Grpc_Testing_SimpleRequest(responseSize: 500))
         }
-        try await eventually { true }
-        try await Task.sleep(for: .milliseconds(100))
+        try await eventually { probe.handlerStarted.withLock { $0 } == 1 }
         await pair.server.shutdown()
         try await inFlight.value  // completed with OK despite the shutdown
         let error = await #expect(throws: RPCError.self) {

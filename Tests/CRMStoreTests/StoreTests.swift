@@ -1,0 +1,65 @@
+import CRMStore
+import Foundation
+import GRDB
+import Testing
+
+@Suite("SQLite store")
+struct StoreTests {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)/test.sqlite").path
+
+    static let v1 = Migration(1, "create-items") { db in
+        try db.execute(sql: "CREATE TABLE items (id TEXT PRIMARY KEY, name TEXT NOT NULL)")
+    }
+    static let v2 = Migration(2, "add-price") { db in
+        try db.execute(sql: "ALTER TABLE items ADD COLUMN price INTEGER NOT NULL DEFAULT 0")
+    }
+
+    @Test func migratesRecordsVersionsAndUsesWAL() throws {
+        let store = try Store(path: path, migrations: [Self.v1, Self.v2])
+        #expect(try store.schemaStatus().current == 2)
+        #expect(try store.schemaStatus().pending.isEmpty)
+        let mode = try store.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        #expect(mode == "wal")
+        #expect(try store.integrityCheck() == ["ok"])
+    }
+
+    @Test func upgradesAnOldStoreWithoutLosingRows() throws {
+        do {
+            let old = try Store(path: path, migrations: [Self.v1])
+            try old.pool.write { db in
+                for i in 0..<100 { try db.execute(sql: "INSERT INTO items (id, name) VALUES (?, ?)", arguments: ["\(i)", "n\(i)"]) }
+            }
+        }
+        let upgraded = try Store(path: path, migrations: [Self.v1, Self.v2])
+        let count = try upgraded.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM items WHERE price = 0") }
+        #expect(count == 100)
+    }
+
+    @Test func refusesAStoreWrittenByANewerVersion() throws {
+        _ = try Store(path: path, migrations: [Self.v1, Self.v2])
+        #expect(throws: StoreError.self) { _ = try Store(path: path, migrations: [Self.v1]) }
+    }
+
+    @Test func aFailedRequestLeavesNothingHalfWritten() async throws {
+        let store = try Store(path: path, migrations: [Self.v1])
+        struct Refused: Error {}
+        await #expect(throws: Refused.self) {
+            try await store.write { db in
+                try db.execute(sql: "INSERT INTO items (id, name) VALUES ('a', 'first')")
+                throw Refused()
+            }
+        }
+        let count = try await store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM items") }
+        #expect(count == 0)
+    }
+
+    @Test func backupIsAConsistentCopy() throws {
+        let store = try Store(path: path, migrations: [Self.v1])
+        try store.pool.write { db in try db.execute(sql: "INSERT INTO items (id, name) VALUES ('a', 'b')") }
+        let copyPath = path + ".backup"
+        try store.backup(to: copyPath)
+        let copy = try Store(path: copyPath, migrations: [Self.v1])
+        #expect(try copy.integrityCheck() == ["ok"])
+        #expect(try copy.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM items") } == 1)
+    }
+}
