@@ -11,7 +11,6 @@ public final class HTTP2Channel: RPCChannel, Sendable {
     public let port: Int
     public let maxReceiveMessageSize: Int
     let group: any EventLoopGroup
-    private let ownsGroup: Bool
     private let state = Mutex(State())
 
     struct State {
@@ -30,8 +29,9 @@ public final class HTTP2Channel: RPCChannel, Sendable {
         self.host = host
         self.port = port
         self.maxReceiveMessageSize = maxReceiveMessageSize
-        self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        self.ownsGroup = group == nil
+        // Channels share NIO's process-wide loops unless told otherwise: a process talking to five
+        // peers should not own five thread pools.
+        self.group = group ?? MultiThreadedEventLoopGroup.singleton
     }
 
     /// Parses `HOST:PORT` (IPv6 as `[::1]:PORT`).
@@ -125,7 +125,6 @@ public final class HTTP2Channel: RPCChannel, Sendable {
         if let connection {
             connection.eventLoop.execute { connection.close(reason: "channel closed") }
         }
-        if ownsGroup { try? await group.shutdownGracefully() }
     }
 }
 

@@ -23,6 +23,9 @@ public struct RPCServerConfiguration: Sendable {
     /// How long in-flight calls may run after a shutdown begins.
     public var shutdownGracePeriod: Duration = .seconds(10)
     public var observer: (any RPCServerObserver)?
+    /// Turns errors a handler throws that are not `RPCError` into a status (e.g. a database's busy
+    /// or full errors); unmapped errors become INTERNAL.
+    public var errorMapper: (@Sendable (any Error) -> RPCError?)?
 
     public init(host: String = "127.0.0.1", port: Int = 0) {
         self.host = host
@@ -40,6 +43,8 @@ public struct Router: Sendable {
     }
 
     private var services: [String: [String: RPCMethod]] = [:]
+    /// Every registered `/Service/Method`, for a lookup without splitting the path on each call.
+    private var paths: [String: RPCMethod] = [:]
     public private(set) var interceptors: [any ServerInterceptor] = []
     /// Serves paths of services not registered here (the gateway's pass-through).
     public var fallback: (@Sendable (String) -> RPCMethod?)?
@@ -49,7 +54,10 @@ public struct Router: Sendable {
     public mutating func register(_ service: any RPCService) {
         let definition = service.serviceDefinition
         var methods: [String: RPCMethod] = [:]
-        for method in definition.methods { methods[method.name] = method }
+        for method in definition.methods {
+            methods[method.name] = method
+            paths["/\(definition.name)/\(method.name)"] = method
+        }
         services[definition.name] = methods
     }
 
@@ -60,6 +68,7 @@ public struct Router: Sendable {
     public var serviceNames: [String] { services.keys.sorted() }
 
     func resolve(_ path: String) -> Resolution {
+        if let method = paths[path] { return .found(method) }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty else {
             return .failure(RPCError(.unimplemented, "path '\(path)' is not /package.Service/Method"))

@@ -1,6 +1,7 @@
 import CNGHTTP2
 import NIOCore
 import RPCCore
+import Synchronization
 
 /// Everything the server knows about one request stream. Confined to the connection's event loop.
 final class ServerStream {
@@ -18,6 +19,10 @@ final class ServerStream {
     var readWaiter: CheckedContinuation<[UInt8]?, any Error>?
 
     var dispatched = false
+    /// Set at dispatch; the handler task starts once the current read is processed, so a unary
+    /// request that arrived in the same read is handed over without another event-loop hop.
+    var pendingStart: (@Sendable (ServerStreamIO) async -> Void)?
+    var io: ServerStreamIO?
     var task: Task<Void, Never>?
     var context: ServerContext?
     var responseStarted = false
@@ -85,6 +90,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         let ok = buffer.withUnsafeReadableBytes { session.receive($0) }
+        startPendingHandlers()
         flushNow()
         if !ok { close() }
     }
@@ -246,17 +252,38 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
         }
         let context = ServerContext(path: path, requestMetadata: metadata, deadline: deadline, peer: peer)
         stream.context = context
-        let io = ServerStreamIO(connection: self, streamID: stream.id)
         let interceptors = router.interceptors
-        stream.task = Task {
+        let errorMapper = configuration.errorMapper
+        stream.pendingStart = { io in
             var failure: RPCError?
             do {
                 for interceptor in interceptors { try await interceptor.intercept(context, method: method) }
                 try await method.handle(io, io, context)
             } catch {
-                failure = RPCError.from(error)
+                failure = (error as? RPCError) ?? errorMapper?(error) ?? RPCError.from(error)
             }
             io.finish(failure)
+        }
+        pendingStarts.append(stream)
+    }
+
+    private var pendingStarts: [ServerStream] = []
+
+    /// Starts the handlers of streams dispatched during the last read, giving each the messages
+    /// (and end of stream) that already arrived.
+    private func startPendingHandlers() {
+        guard !pendingStarts.isEmpty else { return }
+        let starting = pendingStarts
+        pendingStarts = []
+        for stream in starting {
+            guard let start = stream.pendingStart, !stream.finished, streams[stream.id] === stream else { continue }
+            stream.pendingStart = nil
+            var prefetched: [[UInt8]] = []
+            while stream.hasQueuedMessage { prefetched.append(takeQueued(stream)) }
+            let io = ServerStreamIO(connection: self, streamID: stream.id, prefetched: prefetched,
+                                    ended: stream.remoteEnded)
+            stream.io = io
+            stream.task = Task { await start(io) }
         }
     }
 
@@ -354,19 +381,22 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
 
     // MARK: Outbound messages
 
-    func writeMessage(_ id: Int32, _ message: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
+    func writeMessage(_ id: Int32, _ message: [UInt8], _ continuation: CheckedContinuation<Void, any Error>?) {
         guard let stream = streams[id], !stream.finished else {
-            return continuation.resume(throwing: RPCError(.cancelled, "call is over"))
+            continuation?.resume(throwing: RPCError(.cancelled, "call is over"))
+            return
         }
         if !stream.responseStarted {
             stream.responseStarted = true
             session.submitResponse(stream: id, headers: responseHeaders(stream), withBody: true)
         }
         session.appendBody(stream: id, GRPCWire.frame(message))
-        if let body = session.bodies[id], body.pending >= session.highWater {
-            body.drainWaiters.append(continuation)
-        } else {
-            continuation.resume()
+        if let continuation {
+            if let body = session.bodies[id], body.pending >= session.highWater {
+                body.drainWaiters.append(continuation)
+            } else {
+                continuation.resume()
+            }
         }
         scheduleFlush()
     }
@@ -452,26 +482,63 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
     }
 }
 
-/// The handler side of one stream: pulls request messages and pushes responses, hopping to the
-/// connection's event loop for each.
-struct ServerStreamIO: RawRequestSource, RawResponseSink {
+/// The handler side of one stream. Messages that arrived before the handler started are handed
+/// over directly; later ones, and responses, hop to the connection's event loop. Small responses
+/// are queued without waiting; every `syncEvery` bytes a write waits for the event loop, which is
+/// where backpressure (HTTP/2 flow control) reaches the handler.
+final class ServerStreamIO: RawRequestSource, RawResponseSink {
     let connection: ServerConnectionHandler
     let streamID: Int32
+    private let local: Mutex<Local>
+    static let syncEvery = 64 * 1024
+
+    struct Local {
+        var prefetched: [[UInt8]]
+        var ended: Bool
+        var unsyncedBytes = 0
+    }
+
+    init(connection: ServerConnectionHandler, streamID: Int32, prefetched: [[UInt8]], ended: Bool) {
+        self.connection = connection
+        self.streamID = streamID
+        local = Mutex(Local(prefetched: prefetched.reversed(), ended: ended))
+    }
 
     func next() async throws -> [UInt8]? {
-        try await withCheckedThrowingContinuation { continuation in
-            connection.eventLoop.execute { connection.takeMessage(streamID, continuation) }
+        enum Local { case message([UInt8]), end, remote }
+        let taken: Local = local.withLock { state in
+            if let message = state.prefetched.popLast() { return .message(message) }
+            return state.ended ? .end : .remote
+        }
+        switch taken {
+        case .message(let message): return message
+        case .end: return nil
+        case .remote:
+            return try await withCheckedThrowingContinuation { continuation in
+                connection.eventLoop.execute { self.connection.takeMessage(self.streamID, continuation) }
+            }
         }
     }
 
     func write(_ message: [UInt8]) async throws {
-        try await withCheckedThrowingContinuation { continuation in
-            connection.eventLoop.execute { connection.writeMessage(streamID, message, continuation) }
+        try Task.checkCancellation()
+        let mustSync = local.withLock { state -> Bool in
+            state.unsyncedBytes += message.count
+            if state.unsyncedBytes < Self.syncEvery { return false }
+            state.unsyncedBytes = 0
+            return true
+        }
+        if mustSync {
+            try await withCheckedThrowingContinuation { continuation in
+                connection.eventLoop.execute { self.connection.writeMessage(self.streamID, message, continuation) }
+            }
+        } else {
+            connection.eventLoop.execute { self.connection.writeMessage(self.streamID, message, nil) }
         }
     }
 
     func finish(_ failure: RPCError?) {
-        connection.eventLoop.execute { connection.finish(streamID, failure) }
+        connection.eventLoop.execute { self.connection.finish(self.streamID, failure) }
     }
 }
 

@@ -4,6 +4,7 @@ import Foundation
 import GRDB
 import Logging
 import RPCCore
+import Synchronization
 
 /// The transactional outbox and inbox of SUITE.md "Between services": a producer writes events in
 /// the same transaction as the change; a relay delivers them to each consumer's
@@ -64,8 +65,7 @@ public final class OutboxRelay: Sendable {
     let producer: String
     let logger: Logger
     let destinations: [String]
-    private let wakeStream: AsyncStream<Void>
-    private let wakeContinuation: AsyncStream<Void>.Continuation
+    private let signals: [String: WakeSignal]
     public static let maxBackoffMs: Int64 = 30_000
 
     public init(store: Store, peers: Peers, producer: String, destinations: [String], logger: Logger) {
@@ -74,11 +74,11 @@ public final class OutboxRelay: Sendable {
         self.producer = producer
         self.destinations = destinations
         self.logger = logger
-        (wakeStream, wakeContinuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        signals = Dictionary(uniqueKeysWithValues: destinations.map { ($0, WakeSignal()) })
     }
 
-    /// Call after a transaction that enqueued events, so delivery starts at once.
-    public func wake() { wakeContinuation.yield() }
+    /// Call after a transaction that enqueued events, so delivery starts at once instead of at the next poll.
+    public func wake() { for signal in signals.values { signal.fire() } }
 
     /// Runs until cancelled.
     public func run() async {
@@ -94,8 +94,8 @@ public final class OutboxRelay: Sendable {
         while !Task.isCancelled {
             let delivered = await deliverBatch(client, destination)
             if !delivered {
-                // Nothing due: wait for a wake-up or poll again shortly.
-                try? await Task.sleep(for: .milliseconds(250))
+                // Nothing due (or the consumer is down): wait for a wake-up, or poll again soon for retries.
+                await signals[destination]?.wait(upTo: .milliseconds(250))
             }
         }
     }
@@ -214,5 +214,43 @@ public struct EventSinkService: Crm_Events_V1_EventSinkHandler {
             }
         }
         return Crm_Events_V1_DeliverEventsResponse(acks: acks)
+    }
+}
+
+/// A latch one side fires and the other waits on, with a timeout; a fire with nobody waiting is
+/// remembered until the next wait.
+final class WakeSignal: Sendable {
+    private let state = Mutex<(fired: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+    func fire() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.fired = true
+            return nil
+        }
+        waiter?.resume()
+    }
+
+    func wait(upTo timeout: Duration) async {
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            self.fire()
+        }
+        await withCheckedContinuation { continuation in
+            let already = state.withLock { state -> Bool in
+                if state.fired {
+                    state.fired = false
+                    return true
+                }
+                state.waiter = continuation
+                return false
+            }
+            if already { continuation.resume() }
+        }
+        timer.cancel()
+        state.withLock { $0.fired = false }
     }
 }

@@ -59,6 +59,7 @@ public struct ServiceHost {
         var configuration = RPCServerConfiguration(host: options.listen.host, port: options.listen.port)
         configuration.maxReceiveMessageSize = options.maxReceiveMessageSize
         configuration.observer = RPCCallRecorder(logger: logger)
+        configuration.errorMapper = { error in StoreErrorStatus.status(for: error) }
         let server = RPCServer(router: router, configuration: configuration)
         let shutdownSignal = SignalWaiter()
         let bound = try await server.start()
