@@ -39,9 +39,9 @@ public enum Outbox {
     /// Queues `event` for every destination, inside the caller's transaction.
     public static func enqueue(_ db: Database, _ event: Crm_Events_V1_Event, to destinations: [String]) throws {
         let bytes = Data(event.serializedBytes())
+        let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO outbox (event_id, destination, event) VALUES (?, ?, ?)")
         for destination in destinations {
-            try db.execute(sql: "INSERT OR IGNORE INTO outbox (event_id, destination, event) VALUES (?, ?, ?)",
-                           arguments: [event.eventId, destination, bytes])
+            try insert.execute(arguments: [event.eventId, destination, bytes])
         }
     }
 
@@ -198,7 +198,8 @@ public struct EventSinkService: Crm_Events_V1_EventSinkHandler {
             let producer = request.producer
             do {
                 let status = try await store.write { db -> Crm_Events_V1_AckStatus in
-                    if try Bool.fetchOne(db, sql: "SELECT 1 FROM inbox WHERE event_id = ?", arguments: [event.eventId]) == true {
+                    if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM inbox WHERE event_id = ?"),
+                                         arguments: [event.eventId]) == true {
                         return .duplicate
                     }
                     _ = try apply(db, event)

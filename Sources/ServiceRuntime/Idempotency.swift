@@ -31,8 +31,8 @@ public enum Idempotency {
     ) throws -> (response: Response, replayed: Bool) {
         guard !requestID.isEmpty else { return (try create(), false) }
         let hash = Int64(bitPattern: fingerprint(request.serializedBytes()))
-        if let row = try Row.fetchOne(db, sql: "SELECT request_hash, response FROM idempotency WHERE scope = ? AND request_id = ?",
-                                      arguments: [scope, requestID]) {
+        let lookup = try db.cachedStatement(sql: "SELECT request_hash, response FROM idempotency WHERE scope = ? AND request_id = ?")
+        if let row = try Row.fetchOne(lookup, arguments: [scope, requestID]) {
             guard row["request_hash"] as Int64 == hash else {
                 throw RPCError(.failedPrecondition, "request_id: '\(requestID)' was already used for a different request")
             }
@@ -40,8 +40,8 @@ public enum Idempotency {
             return (try Response(serializedBytes: bytes), true)
         }
         let response = try create()
-        try db.execute(sql: "INSERT INTO idempotency (scope, request_id, request_hash, response, created_ms) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [scope, requestID, hash, Data(response.serializedBytes()), nowMs])
+        try db.cachedStatement(sql: "INSERT INTO idempotency (scope, request_id, request_hash, response, created_ms) VALUES (?, ?, ?, ?, ?)")
+            .execute(arguments: [scope, requestID, hash, Data(response.serializedBytes()), nowMs])
         return (response, false)
     }
 

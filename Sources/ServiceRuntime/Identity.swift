@@ -74,7 +74,8 @@ extension Caller {
     public func canSee(ownerID: String, teamID: String, collaborators: [String] = []) -> Bool {
         switch role {
         case .admin: true
-        case .manager: teamID == team || ownerID == userID || collaborators.contains(userID)
+        // A manager without a team sees only their own records, never every unteamed one.
+        case .manager: (!team.isEmpty && teamID == team) || ownerID == userID || collaborators.contains(userID)
         case .rep: ownerID == userID || collaborators.contains(userID)
         }
     }

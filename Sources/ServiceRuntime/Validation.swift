@@ -73,7 +73,8 @@ public enum ContactPoint {
 public enum RecordID {
     public static func make(_ prefix: String, nowMs: Int64) -> String {
         let time = String(UInt64(max(nowMs, 0)), radix: 16).leftPad(to: 12)
-        let random = (0..<10).map { _ in String(Int.random(in: 0..<16), radix: 16) }.joined()
+        // One random draw, not one per digit: ids are made on every insert of a bulk import.
+        let random = String(UInt64.random(in: 0..<(1 << 40)), radix: 16).leftPad(to: 10)
         return "\(prefix)_\(time)\(random)"
     }
 }
