@@ -24,6 +24,15 @@ public protocol RPCClientCall: Sendable {
     /// Trailers (waits for the end of the call).
     func trailingMetadata() async -> Metadata
     func cancel()
+    /// Sends the one request of a unary or server-streaming call and half-closes, in one step.
+    func sendLast(_ message: [UInt8]) async throws
+}
+
+extension RPCClientCall {
+    public func sendLast(_ message: [UInt8]) async throws {
+        try await send(message)
+        try await finishSending()
+    }
 }
 
 /// A client's connection to one target: the seam generated clients depend on.
@@ -36,8 +45,7 @@ extension RPCChannel {
         _ path: String, _ request: Req, options: CallOptions = CallOptions()
     ) async throws -> Res {
         let call = try await makeCall(path: path, options: options)
-        try await call.send(request.serializedBytes())
-        try await call.finishSending()
+        try await call.sendLast(request.serializedBytes())
         return try await singleResponse(call)
     }
 
@@ -45,8 +53,7 @@ extension RPCChannel {
         _ path: String, _ request: Req, options: CallOptions = CallOptions()
     ) async throws -> ResponseStream<Res> {
         let call = try await makeCall(path: path, options: options)
-        try await call.send(request.serializedBytes())
-        try await call.finishSending()
+        try await call.sendLast(request.serializedBytes())
         return ResponseStream(call: call)
     }
 

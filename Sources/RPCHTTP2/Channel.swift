@@ -149,6 +149,15 @@ final class HTTP2ClientCall: RPCClientCall {
         }
     }
 
+    /// One hop for the whole request: a single message is never held back by flow control for
+    /// long, so there is nothing to wait for.
+    func sendLast(_ message: [UInt8]) async throws {
+        connection.eventLoop.execute {
+            self.connection.send(self.streamID, message, nil)
+            self.connection.finishSending(self.streamID)
+        }
+    }
+
     func finishSending() async throws {
         connection.eventLoop.execute { self.connection.finishSending(self.streamID) }
     }

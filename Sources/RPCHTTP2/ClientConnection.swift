@@ -148,8 +148,9 @@ final class ClientConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
         let stream = ClientStream(id: id, maxMessageSize: maxReceiveMessageSize)
         streams[id] = stream
         if let timeout = options.timeout {
-            // A little grace so the server's own DEADLINE_EXCEEDED (with its message) wins the race.
-            let grace = Duration.milliseconds(20)
+            // A little grace (a tenth of the timeout, 20 ms to 1 s) so that the server's own
+            // DEADLINE_EXCEEDED, which says what ran out, normally wins the race with our timer.
+            let grace = min(max(timeout / 10, .milliseconds(20)), .seconds(1))
             stream.deadlineTimer = eventLoop.scheduleTask(in: .nanoseconds((timeout + grace).nanoseconds)) { [weak self] in
                 self?.expire(id)
             }
@@ -167,17 +168,20 @@ final class ClientConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
 
     // MARK: Call operations (on the event loop)
 
-    func send(_ id: Int32, _ message: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
+    func send(_ id: Int32, _ message: [UInt8], _ continuation: CheckedContinuation<Void, any Error>?) {
         guard let stream = streams[id], !stream.ended, session.bodies[id] != nil else {
             // The call is over (the server may have answered early): like grpc-go, the message is
             // dropped and the caller learns the real status from receive().
-            return continuation.resume()
+            continuation?.resume()
+            return
         }
         session.appendBody(stream: id, GRPCWire.frame(message))
-        if let body = session.bodies[id], body.pending >= session.highWater {
-            body.drainWaiters.append(continuation)
-        } else {
-            continuation.resume()
+        if let continuation {
+            if let body = session.bodies[id], body.pending >= session.highWater {
+                body.drainWaiters.append(continuation)
+            } else {
+                continuation.resume()
+            }
         }
         scheduleFlush()
     }

@@ -106,13 +106,20 @@ public final class OutboxRelay: Sendable {
         let rows: [(seq: Int64, attempts: Int, event: Crm_Events_V1_Event)]
         do {
             rows = try await store.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT seq, attempts, event FROM outbox
-                    WHERE destination = ? AND delivered_ms IS NULL AND parked_reason IS NULL AND next_attempt_ms <= ?
+                // Head-of-line order: events reach a consumer in the order they happened, so a
+                // batch is the due prefix of the pending queue; a head waiting on its retry time
+                // holds back everything behind it.
+                var due: [(seq: Int64, attempts: Int, event: Crm_Events_V1_Event)] = []
+                for row in try Row.fetchAll(db.cachedStatement(sql: """
+                    SELECT seq, attempts, next_attempt_ms, event FROM outbox
+                    WHERE destination = ? AND delivered_ms IS NULL AND parked_reason IS NULL
                     ORDER BY seq LIMIT 200
-                    """, arguments: [destination, now]).map { row in
-                    (row["seq"], row["attempts"], try Crm_Events_V1_Event(serializedBytes: Array(row["event"] as Data)))
+                    """), arguments: [destination]) {
+                    guard (row["next_attempt_ms"] as Int64) <= now else { break }
+                    due.append((row["seq"], row["attempts"],
+                                try Crm_Events_V1_Event(serializedBytes: Array(row["event"] as Data))))
                 }
+                return due
             }
         } catch {
             logger.error("outbox read failed", metadata: ["error": "\(error)"])

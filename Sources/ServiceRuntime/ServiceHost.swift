@@ -14,11 +14,15 @@ public struct ServiceHost {
     public let health: HealthService
     private let services: [any RPCService]
     private let interceptors: [any ServerInterceptor]
+    private let fallback: (@Sendable (String) -> RPCMethod?)?
 
-    /// `requireServiceToken` is false only for processes outside the suite's trust boundary
-    /// (the interop conformance server).
+    /// `requireServiceToken` is false for processes that authenticate callers another way (the
+    /// gateway's bearer tokens) or sit outside the suite (the interop conformance server).
+    /// `health` replaces the default health service (one entry per hosted service); `fallback`
+    /// answers paths no hosted service registers (the gateway's pass-through routing).
     public init(options: ResolvedOptions, services: [any RPCService], requireServiceToken: Bool = true,
-                extraInterceptors: [any ServerInterceptor] = []) throws {
+                extraInterceptors: [any ServerInterceptor] = [], health: HealthService? = nil,
+                fallback: (@Sendable (String) -> RPCMethod?)? = nil) throws {
         self.options = options
         var logger = Logger(label: "crm-\(options.name)")
         logger.logLevel = Logger.Level(rawValue: options.logLevel) ?? .info
@@ -32,7 +36,8 @@ public struct ServiceHost {
         }
         self.interceptors = interceptors + extraInterceptors
         self.services = services
-        health = HealthService(services: services.map(\.serviceDefinition.name))
+        self.fallback = fallback
+        self.health = health ?? HealthService(services: services.map(\.serviceDefinition.name))
     }
 
     /// Metrics and logging go to one place per process; call once, before anything logs.
@@ -55,6 +60,7 @@ public struct ServiceHost {
         for service in services { router.register(service) }
         router.register(health)
         for interceptor in interceptors { router.add(interceptor) }
+        router.fallback = fallback
 
         var configuration = RPCServerConfiguration(host: options.listen.host, port: options.listen.port)
         configuration.maxReceiveMessageSize = options.maxReceiveMessageSize

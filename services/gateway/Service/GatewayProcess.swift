@@ -31,12 +31,11 @@ public enum GatewayProcess {
         let gateway = GatewayHandler(store: store, clock: clock, identities: identities, authenticator: authenticator,
                                      backends: backends, serviceToken: serviceToken)
         let passThrough = PassThrough(backends: backends, identities: identities, serviceToken: serviceToken)
-        let host = GatewayHost(
-            options: options, logger: logger, services: [identities.scoped(gateway)], health: health,
-            interceptor: BearerInterceptor(authenticator: authenticator, identities: identities),
-            fallback: { path in passThrough.method(for: path) })
+        let host = try ServiceHost(
+            options: options, services: [identities.scoped(gateway)], requireServiceToken: false,
+            extraInterceptors: [BearerInterceptor(authenticator: authenticator, identities: identities)],
+            health: health, fallback: { path in passThrough.method(for: path) })
         try await host.run(registry: registry, background: [backends.monitor(every: probeInterval)])
         await backends.close()
-        logger.info("stopped")
     }
 }
