@@ -5,6 +5,7 @@ import Metrics
 import Prometheus
 import RPCCore
 import RPCHTTP2
+import Synchronization
 
 /// Runs one process of the suite: binds its server, hosts its services and health, prints the
 /// address it listens on, and shuts down gracefully on SIGTERM or SIGINT.
@@ -89,7 +90,15 @@ public struct ServiceHost {
         health.shutdown()
         await server.shutdown()
         jobs.cancel()
-        await jobs.value
+        // A job that ignores cancellation must not keep the process alive past its shutdown.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumed = Mutex(false)
+            let resumeOnce: @Sendable () -> Void = {
+                if resumed.withLock({ done in defer { done = true }; return !done }) { continuation.resume() }
+            }
+            Task { await jobs.value; resumeOnce() }
+            Task { try? await Task.sleep(for: .seconds(3)); resumeOnce() }
+        }
         await metrics?.stop()
         logger.info("stopped")
     }
