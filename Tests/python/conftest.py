@@ -92,7 +92,7 @@ class _Drain(threading.Thread):
         super().__init__(name=f"drain-{label}", daemon=True)
         self._pipe = pipe
         self._on_line = on_line
-        self.lines: collections.deque[str] = collections.deque(maxlen=400)
+        self.lines: collections.deque[str] = collections.deque(maxlen=5000)
 
     def run(self) -> None:
         for raw in iter(self._pipe.readline, b""):
