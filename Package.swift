@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "crm-forecast", targets: ["crm-forecast"]),
         .executable(name: "crm-gateway", targets: ["crm-gateway"]),
         .library(name: "CRMClient", targets: ["CRMClient"]),
+        .executable(name: "crm-admin", targets: ["crm-admin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -35,6 +36,7 @@ let package = Package(
         // MARK: Protocol: codec, generated contracts, code generator
         .target(name: "ProtoWire"),
         .target(name: "RPCCore", dependencies: ["ProtoWire"]),
+        .target(name: "ProtoJSON", dependencies: ["ProtoWire"], path: "Sources/ProtoJSON"),
         .target(name: "ProtoGen"),
         .executableTarget(name: "crm-protogen", dependencies: [
             "ProtoGen", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -79,14 +81,21 @@ let package = Package(
         .executableTarget(name: "crm-tickets", dependencies: ["TicketsService"], path: "services/tickets/main"),
         .target(name: "ForecastService", dependencies: ["ServiceRuntime"], path: "services/forecast/Service"),
         .executableTarget(name: "crm-forecast", dependencies: ["ForecastService"], path: "services/forecast/main"),
-        .target(name: "GatewayService", dependencies: ["ServiceRuntime"], path: "services/gateway/Service"),
+        .target(name: "GatewayService", dependencies: ["ServiceRuntime", "ProtoJSON"], path: "services/gateway/Service"),
         .executableTarget(name: "crm-gateway", dependencies: ["GatewayService"], path: "services/gateway/main"),
         .target(name: "CRMClient", dependencies: ["CRMProto", "RPCHTTP2"]),
+        .executableTarget(name: "crm-admin", dependencies: [
+            "ServiceRuntime", "CRMClient", "CRMProto", "ProtoWire", "RPCCore", "RPCHTTP2", "CRMStore", "TicketsService", "OpportunitiesService",
+            "LeadsService", "CustomersService", "ForecastService", "GatewayService",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], path: "Sources/crm-admin"),
 
         // MARK: Tests
         .testTarget(name: "ProtoWireTests", dependencies: ["ProtoWire", "CRMProto", "InteropProto"]),
         .testTarget(name: "ProtoGenTests", dependencies: ["ProtoGen"]),
         .testTarget(name: "CRMStoreTests", dependencies: ["CRMStore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "ProtoJSONTests", dependencies: ["ProtoJSON", "CRMProto", "ProtoWire"]),
         .testTarget(name: "RPCTests", dependencies: ["RPCHTTP2", "ServiceRuntime", "InteropProto", "CRMProto"]),
     ]
 )

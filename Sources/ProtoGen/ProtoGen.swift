@@ -30,6 +30,7 @@ public struct ModuleLayout: Sendable {
 
     public var outputDirectory: String { "Sources/\(name)/Generated" }
     public var registryName: String { "\(name)Registry" }
+    public var descriptorsName: String { "\(name)Descriptors" }
 
     public static let all = [
         ModuleLayout(name: "CRMProto", protoDirectories: ["crm/", "grpc/health/"]),
@@ -84,6 +85,8 @@ public func generate(sources: [String: String]) throws -> [String: String] {
         }
         output[module.outputDirectory + "/" + module.registryName + ".swift"] =
             FileEmitter.emitRegistry(module, files: moduleFiles)
+        output[module.outputDirectory + "/" + module.descriptorsName + ".swift"] =
+            DescriptorEmitter.emit(module, files: moduleFiles)
     }
     return output
 }
@@ -129,6 +132,7 @@ private func checkModules(_ files: [ProtoFile]) throws(ProtoGenError) {
 private func checkTopLevelNames(_ files: [ProtoFile], module: ModuleLayout) throws(ProtoGenError) {
     var taken: [String: SourceLocation] = [
         module.registryName: SourceLocation(file: module.outputDirectory, line: 1, column: 0),
+        module.descriptorsName: SourceLocation(file: module.outputDirectory, line: 1, column: 0),
     ]
     func claim(_ name: String, at location: SourceLocation) throws(ProtoGenError) {
         if let previous = taken[name] {

@@ -48,6 +48,9 @@ public struct Router: Sendable {
     public private(set) var interceptors: [any ServerInterceptor] = []
     /// Serves paths of services not registered here (the gateway's pass-through).
     public var fallback: (@Sendable (String) -> RPCMethod?)?
+    /// Answers POST requests whose content-type is not gRPC (e.g. JSON) with the whole body in
+    /// hand. Without it such requests get HTTP 415.
+    public var plainHandler: (@Sendable (PlainRequest) async -> PlainResponse)?
 
     public init() {}
 

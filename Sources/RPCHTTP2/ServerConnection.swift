@@ -19,6 +19,9 @@ final class ServerStream {
     var readWaiter: CheckedContinuation<[UInt8]?, any Error>?
 
     var dispatched = false
+    /// Set for a request served by `Router.plainHandler`: its body so far.
+    var plainBody: [UInt8]?
+    var plainDeadline: ContinuousClock.Instant?
     /// Set at dispatch; the handler task starts once the current read is processed, so a unary
     /// request that arrived in the same read is handed over without another event-loop hop.
     var pendingStart: (@Sendable (ServerStreamIO) async -> Void)?
@@ -171,6 +174,21 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
             session.consume(stream: id, bytes: bytes.count)
             return
         }
+        if stream.plainBody != nil {
+            session.consume(stream: id, bytes: bytes.count)
+            scheduleFlush()
+            guard stream.plainBody!.count + bytes.count <= configuration.maxReceiveMessageSize else {
+                stream.plainBody = []
+                let message = "request body exceeds the limit of \(configuration.maxReceiveMessageSize) bytes"
+                return answerPlain(stream, PlainResponse(
+                    status: 413, headers: [("content-type", "application/json"),
+                                           ("grpc-status", "\(StatusCode.resourceExhausted.rawValue)"),
+                                           ("grpc-message", GRPCWire.percentEncode(message))],
+                    body: Array("{\"code\":\"RESOURCE_EXHAUSTED\",\"message\":\"\(message)\"}".utf8)))
+            }
+            stream.plainBody!.append(contentsOf: bytes)
+            return
+        }
         stream.unconsumed += bytes.count
         stream.deframer.append(bytes)
         do {
@@ -222,7 +240,15 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
         guard header(stream, ":method") == "POST" else {
             return rejectHTTP(stream, status: "405", code: .unimplemented, "gRPC calls use POST")
         }
-        guard let contentType = header(stream, "content-type"), contentType.hasPrefix("application/grpc") else {
+        let contentType = header(stream, "content-type") ?? ""
+        if !contentType.hasPrefix("application/grpc"), router.plainHandler != nil {
+            stream.plainBody = []
+            if let timeout = header(stream, "grpc-timeout"), let nanos = GRPCWire.parseTimeout(timeout) {
+                stream.plainDeadline = .now + .nanoseconds(nanos)
+            }
+            return
+        }
+        guard contentType.hasPrefix("application/grpc") else {
             return rejectHTTP(stream, status: "415", code: .unknown, "content-type must be application/grpc")
         }
         if let encoding = header(stream, "grpc-encoding"), encoding != "identity" {
@@ -297,6 +323,48 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
         report(stream, code, message)
     }
 
+    // MARK: Plain (non-gRPC) requests
+
+    /// The whole body is in: run the plain handler in a task and answer with what it returns.
+    private func startPlain(_ stream: ServerStream) {
+        guard let handler = router.plainHandler, let body = stream.plainBody, !stream.finished, stream.task == nil else { return }
+        var metadata = Metadata()
+        for (name, value) in stream.headers where !Metadata.isReserved(name) {
+            if let parsed = GRPCWire.metadataValue(key: name, rawValue: value) { metadata.add(name, parsed) }
+        }
+        let request = PlainRequest(path: stream.path, contentType: header(stream, "content-type") ?? "",
+                                   metadata: metadata, body: body, deadline: stream.plainDeadline,
+                                   peer: peer, router: router)
+        stream.plainBody = []
+        let id = stream.id
+        stream.task = Task {
+            let response = await handler(request)
+            self.eventLoop.execute {
+                guard let stream = self.streams[id] else { return }
+                self.answerPlain(stream, response)
+                self.flushNow()
+            }
+        }
+    }
+
+    private func answerPlain(_ stream: ServerStream, _ response: PlainResponse) {
+        guard !stream.finished else { return }
+        stream.finished = true
+        var headers = [(":status", "\(response.status)")]
+        headers.append(contentsOf: response.headers)
+        if response.body.isEmpty {
+            session.submitResponse(stream: stream.id, headers: headers, withBody: false)
+        } else {
+            session.submitResponse(stream: stream.id, headers: headers, withBody: true)
+            session.appendBody(stream: stream.id, response.body)
+            session.finishBody(stream: stream.id, trailers: nil)
+        }
+        let code = response.headers.first { $0.0 == "grpc-status" }.map { StatusCode(wireValue: $0.1) }
+            ?? (response.status == 200 ? .ok : .unknown)
+        report(stream, code, response.headers.first { $0.0 == "grpc-message" }?.1 ?? "")
+        scheduleFlush()
+    }
+
     private func deadlineExceeded(_ id: Int32, timeout: String) {
         guard let stream = streams[id], !stream.finished else { return }
         stream.task?.cancel()
@@ -308,6 +376,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
 
     private func remoteEnded(_ stream: ServerStream) {
         stream.remoteEnded = true
+        if stream.plainBody != nil { return startPlain(stream) }
         do {
             try stream.deframer.finish()
         } catch {

@@ -16,14 +16,17 @@ public struct ServiceHost {
     private let services: [any RPCService]
     private let interceptors: [any ServerInterceptor]
     private let fallback: (@Sendable (String) -> RPCMethod?)?
+    private let plainHandler: (@Sendable (PlainRequest) async -> PlainResponse)?
 
     /// `requireServiceToken` is false for processes that authenticate callers another way (the
     /// gateway's bearer tokens) or sit outside the suite (the interop conformance server).
     /// `health` replaces the default health service (one entry per hosted service); `fallback`
-    /// answers paths no hosted service registers (the gateway's pass-through routing).
+    /// answers paths no hosted service registers (the gateway's pass-through routing);
+    /// `plainHandler` answers non-gRPC requests (the gateway's JSON transcoding) instead of HTTP 415.
     public init(options: ResolvedOptions, services: [any RPCService], requireServiceToken: Bool = true,
                 extraInterceptors: [any ServerInterceptor] = [], health: HealthService? = nil,
-                fallback: (@Sendable (String) -> RPCMethod?)? = nil) throws {
+                fallback: (@Sendable (String) -> RPCMethod?)? = nil,
+                plainHandler: (@Sendable (PlainRequest) async -> PlainResponse)? = nil) throws {
         self.options = options
         var logger = Logger(label: "crm-\(options.name)")
         logger.logLevel = Logger.Level(rawValue: options.logLevel) ?? .info
@@ -38,6 +41,7 @@ public struct ServiceHost {
         self.interceptors = interceptors + extraInterceptors
         self.services = services
         self.fallback = fallback
+        self.plainHandler = plainHandler
         self.health = health ?? HealthService(services: services.map(\.serviceDefinition.name))
     }
 
@@ -62,6 +66,7 @@ public struct ServiceHost {
         router.register(health)
         for interceptor in interceptors { router.add(interceptor) }
         router.fallback = fallback
+        router.plainHandler = plainHandler
 
         var configuration = RPCServerConfiguration(host: options.listen.host, port: options.listen.port)
         configuration.maxReceiveMessageSize = options.maxReceiveMessageSize

@@ -30,11 +30,13 @@ public enum GatewayProcess {
         }
         let gateway = GatewayHandler(store: store, clock: clock, identities: identities, authenticator: authenticator,
                                      backends: backends, serviceToken: serviceToken)
+        let json = JSONGateway(authenticator: authenticator)
         let passThrough = PassThrough(backends: backends, identities: identities, serviceToken: serviceToken)
         let host = try ServiceHost(
             options: options, services: [identities.scoped(gateway)], requireServiceToken: false,
             extraInterceptors: [BearerInterceptor(authenticator: authenticator, identities: identities)],
-            health: health, fallback: { path in passThrough.method(for: path) })
+            health: health, fallback: { path in passThrough.method(for: path) },
+            plainHandler: { request in await json.handle(request) })
         try await host.run(registry: registry, background: [backends.monitor(every: probeInterval)])
         await backends.close()
     }
