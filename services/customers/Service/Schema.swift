@@ -4,8 +4,8 @@ import ServiceRuntime
 
 /// The crm-customers store. Versioned migrations only ever append: a released store is migrated
 /// forward, never rewritten.
-enum CustomersSchema {
-    static let migrations: [Migration] = [
+public enum CustomersSchema {
+    public static let migrations: [Migration] = [
         Migration(1, "customers") { db in
             try createCustomers(db)
             try createChildren(db)

@@ -17,7 +17,7 @@ public enum ForecastProcess {
         var configuredLogger = Logger(label: "crm-forecast")
         configuredLogger.logLevel = Logger.Level(rawValue: options.logLevel) ?? .info
         let logger = configuredLogger
-        let store = try Store(path: options.databasePath, migrations: Schema.migrations)
+        let store = try Store(path: options.databasePath, migrations: ForecastSchema.migrations)
         let book = DealBook()
         try await store.read { db in try book.load(db) }
         logger.info("deal book loaded", metadata: ["deals": "\(book.count)"])

@@ -5,8 +5,8 @@ import ServiceRuntime
 /// crm-forecast's own SQLite schema. Opportunity facts and their history are copies of what
 /// crm-opportunities and crm-leads published (events and the export feed); targets, settings,
 /// fitted models and snapshots are this service's own records.
-enum Schema {
-    static let migrations: [Migration] = [
+public enum ForecastSchema {
+    public static let migrations: [Migration] = [
         Migration(1, "facts") { db in
             try db.execute(sql: """
                 CREATE TABLE deal (

@@ -5,8 +5,8 @@ import ServiceRuntime
 /// The crm-leads store: leads with their assignment log and contact log (line 1 traceability),
 /// configuration (R2 thresholds, assignment rules), the conversion saga's progress, source analytics
 /// inputs (wins from events, marketing spend), plus the shared outbox/inbox and idempotency tables.
-enum LeadsSchema {
-    static let migrations: [Migration] = [
+public enum LeadsSchema {
+    public static let migrations: [Migration] = [
         Migration(1, "leads") { db in
             // One row per lead. Empty strings / zeros mean "not set" so rows map 1:1 onto the proto.
             // first_* columns keep the first assignment/activation for source analytics even after

@@ -14,7 +14,7 @@ public enum OpportunitiesProcess {
             logger.logLevel = Logger.Level(rawValue: options.logLevel) ?? .info
             return logger
         }()
-        let store = try Store(path: options.databasePath, migrations: Schema.migrations)
+        let store = try Store(path: options.databasePath, migrations: OpportunitiesSchema.migrations)
         let clock = options.clock
         let peers = Peers(options: options)
         let relay = OutboxRelay(store: store, peers: peers, producer: EventRoutes.producer,

@@ -8,8 +8,8 @@ import ServiceRuntime
 /// nothing is lost between the API and the store) next to the columns that queries filter, sort and
 /// join on. Those projection columns are written from the record by one `save` function per table
 /// (Tables.swift), so they can never drift from it.
-enum Schema {
-    static let migrations: [Migration] = [
+public enum OpportunitiesSchema {
+    public static let migrations: [Migration] = [
         Migration(1, "opportunities") { db in
             try db.execute(sql: """
                 CREATE TABLE opportunities (
