@@ -27,9 +27,6 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /data --create-home crm
 COPY --from=build /out/ /usr/local/bin/
-# crm-admin export/import speak proto3 JSON from the contracts.
-COPY proto /usr/share/crm/proto
-ENV CRM_PROTO_DIR=/usr/share/crm/proto
 USER crm
 WORKDIR /data
 VOLUME /data

@@ -85,7 +85,7 @@ let package = Package(
         .executableTarget(name: "crm-gateway", dependencies: ["GatewayService"], path: "services/gateway/main"),
         .target(name: "CRMClient", dependencies: ["CRMProto", "RPCHTTP2"]),
         .executableTarget(name: "crm-admin", dependencies: [
-            "ServiceRuntime", "CRMClient", "CRMProto", "ProtoWire", "RPCCore", "RPCHTTP2", "CRMStore", "TicketsService", "OpportunitiesService",
+            "ServiceRuntime", "CRMClient", "CRMProto", "ProtoWire", "ProtoJSON", "RPCCore", "RPCHTTP2", "CRMStore", "TicketsService", "OpportunitiesService",
             "LeadsService", "CustomersService", "ForecastService", "GatewayService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "GRDB", package: "GRDB.swift"),

@@ -46,6 +46,14 @@ public struct ProtoJSONTranscoder: Sendable {
         } catch {
             throw ProtoJSONError(path: "", "the body is not valid JSON")
         }
+        return try wireBytes(fromJSONObject: object, messageType: messageType)
+    }
+
+    /// The wire bytes of message `messageType` described by a JSON tree already in memory, in the
+    /// shapes JSONSerialization produces (`[String: Any]`, `[Any]`, `String`, numbers, `Bool`,
+    /// `NSNull`), for callers that parse or build the JSON themselves (crm-admin's import lines
+    /// and CSV rows). Same mapping and errors as `wireBytes(fromJSON:messageType:)`.
+    public func wireBytes(fromJSONObject object: Any, messageType: String) throws(ProtoJSONError) -> [UInt8] {
         var writer = ProtoWriter()
         try encodeMessage(object, type: messageType, path: "", depth: 0, into: &writer)
         return writer.bytes

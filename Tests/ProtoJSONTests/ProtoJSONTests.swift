@@ -87,6 +87,30 @@ import Testing
         #expect(try text([], "crm.leads.v1.CreateLeadRequest") == "{}")
     }
 
+    @Test func treesBuiltInMemoryEncodeLikeDocuments() throws {
+        // Native Swift values, as a caller assembling a request builds them.
+        let tree: [String: Any] = [
+            "requestId": "r-2", "routing": "INTAKE_ROUTING_POOL",
+            "lead": ["contact_name": "Ada", "attributes": ["utm": "x"], "source": 5] as [String: Any],
+        ]
+        let wire = try transcoder.wireBytes(fromJSONObject: tree, messageType: "crm.leads.v1.CreateLeadRequest")
+        let document = #"{"requestId": "r-2", "routing": "INTAKE_ROUTING_POOL", "lead": {"contactName": "Ada", "attributes": {"utm": "x"}, "source": 5}}"#
+        #expect(wire == (try json(document, "crm.leads.v1.CreateLeadRequest")))
+        let sample: [String: Any] = ["ratio": 1.5, "counts": ["7": Int64(8)], "flags": [true, false]]
+        #expect(try text(try transcoder.wireBytes(fromJSONObject: sample, messageType: "test.Sample"), "test.Sample")
+                == #"{"ratio":1.5,"counts":{"7":"8"},"flags":[true,false]}"#)
+        // The same errors, naming the path.
+        do {
+            _ = try transcoder.wireBytes(fromJSONObject: ["lead": ["phone": 5]], messageType: "crm.leads.v1.CreateLeadRequest")
+            Issue.record("no error")
+        } catch {
+            #expect(error.description == "lead.phone: expected a string")
+        }
+        #expect(throws: ProtoJSONError.self) {
+            try transcoder.wireBytes(fromJSONObject: ["flags": [true, 1]], messageType: "test.Sample")
+        }
+    }
+
     @Test func descriptorsDescribeMethods() throws {
         let method = try #require(CRMProtoDescriptors.descriptors.methods["/crm.leads.v1.LeadService/CreateLead"])
         #expect(method.inputType == "crm.leads.v1.CreateLeadRequest")

@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import REPO_ROOT, find_binary
+from conftest import find_binary
 from suite import SERVICE_TOKEN
 
 ADMIN_TIMEOUT_S = 60
@@ -35,7 +35,6 @@ def admin(*args: str, env: dict[str, str] | None = None, stdin: str | None = Non
     """Runs crm-admin with the suite's service token in the environment (as an operator would)."""
     environment = dict(os.environ)
     environment["CRM_SERVICE_TOKEN"] = SERVICE_TOKEN
-    environment.setdefault("CRM_PROTO_DIR", str(REPO_ROOT / "proto"))
     for key in ("CRM_TOKEN", "CRM_ADMIN_TOKEN"):
         environment.pop(key, None)
     environment.update(env or {})

@@ -1,4 +1,5 @@
 import Foundation
+import ProtoWire
 
 /// What one kind of CSV row becomes: the request message a row fills, the part of it plain field
 /// names refer to, and the call that stores it through the owning service's own validation.
@@ -41,44 +42,52 @@ struct CSVKind: Sendable {
 struct FieldTarget {
     /// Keys from the root; "[0]" steps into the first element of an array (a customer's first contact).
     var keys: [String]
-    var kind: FieldKind
+    /// The type of the value (of each element when repeated, of each value when a map entry).
+    var kind: ProtoValueKind
     var repeated: Bool
     /// `amount=Amount` filling `amount_cents` from a column in currency units.
     var units = false
     var display: String
 }
 
-/// Resolves field names against the schema and turns cell text into proto3 JSON values.
+/// Resolves field names against the generated descriptors and turns cell text into proto3 JSON
+/// values (as JSONSerialization would parse them, so the transcoder encodes them like a document).
 struct CSVFieldResolver {
-    let schema: ProtoSchema
+    let descriptors: ProtoDescriptorSet
     let kind: CSVKind
 
     func resolve(_ spec: String) throws -> FieldTarget {
         let components = spec.split(separator: ".").map(String.init)
         var scopes: [([String], String)] = []
         if let contactInput = kind.contactInput, components.first == "contact", components.count > 1 {
-            if let found = try walk(Array(components.dropFirst()), schema.message(contactInput), keys: ["contacts", "[0]"], spec: spec) {
+            if let found = try walk(Array(components.dropFirst()), descriptor(of: contactInput), keys: ["contacts", "[0]"], spec: spec) {
                 return found
             }
         }
         if let inputKey = kind.inputKey { scopes.append(([inputKey], kind.input)) }
         scopes.append(([], kind.envelope))
         for (keys, message) in scopes {
-            if let found = try walk(components, schema.message(message), keys: keys, spec: spec) { return found }
+            if let found = try walk(components, descriptor(of: message), keys: keys, spec: spec) { return found }
         }
-        let names = try schema.message(kind.input).fields.map(\.name)
+        let names = try descriptor(of: kind.input).fields.map(\.name)
         throw AdminError("--map \(spec): no such field of \(kind.name) (fields: \(names.joined(separator: ", ")))", code: AdminExit.usage)
     }
 
-    private func walk(_ components: [String], _ message: MessageSchema, keys: [String], spec: String) throws -> FieldTarget? {
+    private func walk(_ components: [String], _ message: ProtoMessageDescriptor, keys: [String], spec: String) throws -> FieldTarget? {
         guard let first = components.first else { return nil }
         let rest = Array(components.dropFirst())
         if let field = message.field(named: first) ?? message.field(named: Self.snake(first)) {
+            if field.isMap {
+                // A map is filled one key at a time (attributes.utm_source).
+                guard rest.count <= 1 else { return nil }
+                guard let key = rest.first else {
+                    throw AdminError("--map \(spec): \(field.name) is a map; map one of its keys (\(spec).<key>)", code: AdminExit.usage)
+                }
+                return FieldTarget(keys: keys + [field.jsonName, key], kind: field.kind, repeated: false, display: spec)
+            }
             switch field.kind {
             case .message(let typeName) where !rest.isEmpty && !field.isRepeated:
-                return try walk(rest, schema.message(typeName), keys: keys + [field.jsonName], spec: spec)
-            case .map(_, let value) where rest.count == 1:
-                return FieldTarget(keys: keys + [field.jsonName, rest[0]], kind: value, repeated: false, display: spec)
+                return try walk(rest, descriptor(of: typeName), keys: keys + [field.jsonName], spec: spec)
             case .message where rest.isEmpty:
                 throw AdminError("--map \(spec): \(field.name) is a message; map one of its fields (\(spec).<field>)", code: AdminExit.usage)
             default:
@@ -86,10 +95,18 @@ struct CSVFieldResolver {
                 return FieldTarget(keys: keys + [field.jsonName], kind: field.kind, repeated: field.isRepeated, display: spec)
             }
         }
-        if rest.isEmpty, let cents = message.field(named: Self.snake(first) + "_cents"), case .scalar(.int64) = cents.kind {
+        if rest.isEmpty, let cents = message.field(named: Self.snake(first) + "_cents"), cents.kind == .scalar(.int64) {
             return FieldTarget(keys: keys + [cents.jsonName], kind: cents.kind, repeated: false, units: true, display: spec)
         }
         return nil
+    }
+
+    /// The kinds' message names are crm-admin's own constants: a missing one is a renamed contract.
+    private func descriptor(of fullName: String) throws -> ProtoMessageDescriptor {
+        guard let message = descriptors.messages[fullName] else {
+            throw AdminError("internal: no contract for message \(fullName)")
+        }
+        return message
     }
 
     /// "Contact Name" / "contact-name" / "contactName" → "contact_name".
@@ -109,38 +126,38 @@ struct CSVFieldResolver {
     // MARK: Cell text → JSON
 
     /// The JSON value of a cell; nil for an empty cell (the field stays unset). Errors name the field.
-    func value(_ text: String, for target: FieldTarget) throws -> JSONValue? {
+    func value(_ text: String, for target: FieldTarget) throws -> Any? {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { return nil }
         if target.repeated {
             let parts = trimmed.split(whereSeparator: { $0 == ";" || $0 == "|" })
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            return .array(try parts.map { try single($0, target) })
+            return try parts.map { try single($0, target) }
         }
         return try single(trimmed, target)
     }
 
-    private func single(_ text: String, _ target: FieldTarget) throws -> JSONValue {
+    private func single(_ text: String, _ target: FieldTarget) throws -> Any {
         func fail(_ reason: String) -> CSVCellError { CSVCellError(field: target.display, reason: reason) }
         switch target.kind {
-        case .scalar(.string): return .string(text)
-        case .scalar(.bytes): return .string(Data(text.utf8).base64EncodedString())
+        case .scalar(.string): return text
+        case .scalar(.bytes): return Data(text.utf8).base64EncodedString()
         case .scalar(.bool):
             switch text.lowercased() {
-            case "true", "yes", "y", "1", "x", "ja", "oui": return .bool(true)
-            case "false", "no", "n", "0", "nein", "non": return .bool(false)
+            case "true", "yes", "y", "1", "x", "ja", "oui": return true
+            case "false", "no", "n", "0", "nein", "non": return false
             default: throw fail("'\(text)' is not yes/no")
             }
         case .scalar(.double), .scalar(.float):
             guard let number = Double(text), number.isFinite else { throw fail("'\(text)' is not a number") }
-            return .number("\(number)")
+            return number
         case .scalar(let scalar):
             if target.units {
                 guard let cents = Self.cents(text) else { throw fail("'\(text)' is not an amount") }
-                return .string(String(cents))
+                return String(cents)
             }
             if target.keys.last?.hasSuffix("Ms") == true, let ms = Self.milliseconds(text) {
-                return .string(String(ms))
+                return String(ms)
             }
             let digits = text.replacingOccurrences(of: "_", with: "").replacingOccurrences(of: " ", with: "")
             guard let number = Int64(digits) else {
@@ -148,9 +165,11 @@ struct CSVFieldResolver {
                            ? "'\(text)' is neither UTC milliseconds nor a date (2026-03-31 or 2026-03-31T09:00:00Z)"
                            : "'\(text)' is not a whole number")
             }
-            return scalar.is64Bit ? .string(String(number)) : .number(String(number))
+            // 64-bit integers (int64, uint64, sint64, fixed64, sfixed64) are JSON strings in the proto3 mapping.
+            if scalar.rawValue.hasSuffix("64") { return String(number) }
+            return number
         case .enumeration(let typeName):
-            return .string(try enumName(text, typeName: typeName, fail: fail))
+            return try enumName(text, typeName: typeName, fail: fail)
         default:
             throw fail("cannot be filled from a CSV cell")
         }
@@ -160,7 +179,7 @@ struct CSVFieldResolver {
     /// case and spacing ("Trade show", "trade-show"), a first or last word naming exactly one
     /// value ("Referral"), or the number.
     private func enumName(_ text: String, typeName: String, fail: (String) -> CSVCellError) throws -> String {
-        guard let enumSchema = schema.enums[typeName] else { throw fail("unknown enum \(typeName)") }
+        guard let enumSchema = descriptors.enums[typeName] else { throw fail("unknown enum \(typeName)") }
         let prefix = Self.enumPrefix(enumSchema)
         let normalized = text.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
             .split(separator: "_").joined(separator: "_")
@@ -179,7 +198,7 @@ struct CSVFieldResolver {
         throw fail("'\(text)' is not one of: \(options.joined(separator: ", "))")
     }
 
-    static func enumPrefix(_ enumSchema: EnumSchema) -> String {
+    static func enumPrefix(_ enumSchema: ProtoEnumDescriptor) -> String {
         if let zero = enumSchema.values.first(where: { $0.number == 0 }), zero.name.hasSuffix("UNSPECIFIED") {
             return String(zero.name.dropLast("UNSPECIFIED".count))
         }
@@ -218,21 +237,28 @@ struct CSVCellError: Error, CustomStringConvertible {
 }
 
 /// Sets `value` at `keys` in a JSON tree, creating objects (and the one-element array "[0]") on the way.
-func assign(_ value: JSONValue, at keys: ArraySlice<String>, in tree: inout JSONValue) {
+func assign(_ value: Any, at keys: ArraySlice<String>, in tree: inout Any) {
     guard let key = keys.first else {
         tree = value
         return
     }
     if key == "[0]" {
-        var items = tree.arrayValue ?? []
-        if items.isEmpty { items.append(.object(JSONObject())) }
+        var items = tree as? [Any] ?? []
+        if items.isEmpty { items.append([String: Any]()) }
         assign(value, at: keys.dropFirst(), in: &items[0])
-        tree = .array(items)
+        tree = items
         return
     }
-    var object = tree.objectValue ?? JSONObject()
-    var child = object[key] ?? .null
+    var object = tree as? [String: Any] ?? [:]
+    var child: Any = object[key] ?? NSNull()
     assign(value, at: keys.dropFirst(), in: &child)
     object[key] = child
-    tree = .object(object)
+    tree = object
+}
+
+extension ProtoMessageDescriptor {
+    /// A field by its JSON name or its proto name, as proto3 JSON parsers accept both.
+    func field(named name: String) -> ProtoFieldDescriptor? {
+        fields.first { $0.jsonName == name } ?? fields.first { $0.name == name }
+    }
 }

@@ -9,7 +9,7 @@ struct CSVPlan {
 
     let resolver: CSVFieldResolver
     var columns: [Column] = []
-    var constants: [(target: FieldTarget, value: JSONValue)] = []
+    var constants: [(target: FieldTarget, value: Any)] = []
     var ignored: [String] = []
 
     init(table: CSVTable, mappings: [String], constants: [String], resolver: CSVFieldResolver) throws {
@@ -57,9 +57,10 @@ struct CSVPlan {
         }
     }
 
-    /// The row's request in proto3 JSON; every bad cell of the row is named in one error.
-    func request(for record: CSVTable.Record, kind: CSVKind, fileKey: String) throws -> JSONValue {
-        var tree = JSONValue.object(JSONObject())
+    /// The row's request in proto3 JSON (as JSONSerialization would parse it); every bad cell of
+    /// the row is named in one error.
+    func request(for record: CSVTable.Record, kind: CSVKind, fileKey: String) throws -> [String: Any] {
+        var tree: Any = [String: Any]()
         var problems: [String] = []
         for (target, value) in constants { assign(value, at: target.keys[...], in: &tree) }
         for column in columns {
@@ -71,11 +72,13 @@ struct CSVPlan {
             }
         }
         if !problems.isEmpty { throw CSVRowError(problems: problems) }
-        // Stable per row and content: re-running the file replays, a corrected row is new.
-        let content = Fingerprint.text(JSONWriter.string(tree))
-        assign(.string("csv-\(kind.name)-\(fileKey)-\(record.row)-\(content)"), at: ["requestId"], in: &tree)
-        if kind.method == nil { assign(.string(String(record.row)), at: ["rowNumber"], in: &tree) }
-        return tree
+        // Stable per row and content: re-running the file replays, a corrected row is new. Sorted
+        // keys, because a dictionary's order is not stable from one run to the next.
+        let content = Fingerprint.text(String(decoding: try JSONSerialization.data(withJSONObject: tree, options: [.sortedKeys]),
+                                              as: UTF8.self))
+        assign("csv-\(kind.name)-\(fileKey)-\(record.row)-\(content)", at: ["requestId"], in: &tree)
+        if kind.method == nil { assign(String(record.row), at: ["rowNumber"], in: &tree) }
+        return tree as? [String: Any] ?? [:]
     }
 }
 

@@ -12,24 +12,23 @@ struct CSVFate {
 /// (their create calls), in CreateLeads batches for leads (rows are independent there too).
 struct CSVSender {
     let endpoint: Endpoint
-    let schema: ProtoSchema
     let kind: CSVKind
 
     /// Statuses that end the whole import: the service is not there or will not talk to us.
     static let fatal: Set<StatusCode> = [.unavailable, .unauthenticated, .unimplemented]
 
-    func create(_ request: JSONValue) async throws -> CSVFate {
+    func create(_ request: [String: Any]) async throws -> CSVFate {
         guard let method = kind.method, let responseName = kind.response else { preconditionFailure("per-row kinds only") }
-        let bytes = try JSONToWire(schema: schema).bytes(from: request, message: kind.envelope)
+        let bytes = try Contracts.transcoder.wireBytes(fromJSONObject: request, messageType: kind.envelope)
         do {
             let call = try await endpoint.channel.makeCall(path: method, options: endpoint.options())
             try await call.send(bytes)
             try await call.finishSending()
             guard let answer = try await call.receive() else { throw RPCError(.internal, "no response") }
             while try await call.receive() != nil {}
-            let response = try WireToJSON(schema: schema).object(from: answer, message: responseName).objectValue ?? JSONObject()
-            let id = kind.idKey.flatMap { response[$0]?.objectValue?["id"]?.stringValue } ?? ""
-            let replayed = response["replayed"] == .bool(true)
+            let response = try Contracts.object(fromWire: answer, messageType: responseName)
+            let id = kind.idKey.flatMap { (response[$0] as? [String: Any])?["id"] as? String } ?? ""
+            let replayed = response["replayed"] as? Bool == true
             return CSVFate(status: replayed ? "UNCHANGED" : "IMPORTED", id: id, message: replayed ? "imported before (same row)" : "")
         } catch let error as RPCError {
             if Self.fatal.contains(error.code) { throw AdminError("crm-\(kind.service): \(error.summary)") }
@@ -38,11 +37,10 @@ struct CSVSender {
     }
 
     /// One CreateLeads call for a batch; results come back per row number.
-    func leads(_ rows: [(record: CSVTable.Record, request: JSONValue)], dryRun: Bool) async throws -> [(CSVTable.Record, CSVFate)] {
-        var request = JSONObject()
-        request["rows"] = .array(rows.map(\.request))
-        if dryRun { request["dryRun"] = .bool(true) }
-        let bytes = try JSONToWire(schema: schema).bytes(from: .object(request), message: "crm.leads.v1.CreateLeadsRequest")
+    func leads(_ rows: [(record: CSVTable.Record, request: [String: Any])], dryRun: Bool) async throws -> [(CSVTable.Record, CSVFate)] {
+        var request: [String: Any] = ["rows": rows.map(\.request)]
+        if dryRun { request["dryRun"] = true }
+        let bytes = try Contracts.transcoder.wireBytes(fromJSONObject: request, messageType: "crm.leads.v1.CreateLeadsRequest")
         let answer: [UInt8]
         do {
             let call = try await endpoint.channel.makeCall(path: "/crm.leads.v1.LeadService/CreateLeads", options: endpoint.options())
@@ -56,12 +54,12 @@ struct CSVSender {
             // The whole batch was refused (e.g. too large): every row of it shares the reason.
             return rows.map { ($0.record, CSVFate(status: Self.status(for: error.code), id: "", message: error.message)) }
         }
-        let response = try WireToJSON(schema: schema).object(from: answer, message: "crm.leads.v1.CreateLeadsResponse")
+        let response = try Contracts.object(fromWire: answer, messageType: "crm.leads.v1.CreateLeadsResponse")
         var byRow: [Int: CSVFate] = [:]
-        for result in response.objectValue?["results"]?.arrayValue ?? [] {
+        for case let result as [String: Any] in response["results"] as? [Any] ?? [] {
             guard let fate = RowFate(result) else { continue }
             var message = fate.message
-            if let duplicate = result.objectValue?["duplicateOfLeadId"]?.stringValue, !duplicate.isEmpty {
+            if let duplicate = result["duplicateOfLeadId"] as? String, !duplicate.isEmpty {
                 message = message.isEmpty ? "duplicates open lead \(duplicate)" : "\(message) (open lead \(duplicate))"
             }
             byRow[fate.row] = CSVFate(status: fate.status, id: fate.id, message: message)

@@ -48,9 +48,6 @@ struct ImportCSV: AdminCommand {
     @Option(name: .customLong("batch-size"), help: "Leads rows per CreateLeads call.")
     var batchSize: Int = 100
 
-    @Option(name: .customLong("proto-dir"), help: "The proto/ contracts (default: env CRM_PROTO_DIR, ./proto, or beside the binary).")
-    var protoDir: String?
-
     @OptionGroup var access: ServiceAccess
 
     mutating func execute() async throws -> Int32 {
@@ -60,8 +57,7 @@ struct ImportCSV: AdminCommand {
         guard delimiter.count == 1, let separator = delimiter.first else {
             throw AdminError("--delimiter must be one character", code: AdminExit.usage)
         }
-        let schema = try SchemaLocator.load(flag: protoDir)
-        let resolver = CSVFieldResolver(schema: schema, kind: kind)
+        let resolver = CSVFieldResolver(descriptors: Contracts.descriptors, kind: kind)
         let table: CSVTable
         do {
             table = try CSVTable.parse(try Import.read(file), delimiter: separator)
@@ -73,7 +69,7 @@ struct ImportCSV: AdminCommand {
         if !plan.ignored.isEmpty { Output.error("ignored columns: \(plan.ignored.joined(separator: ", "))") }
 
         var fates = CSVReport(verbose: verbose, reportPath: report)
-        var rows: [(record: CSVTable.Record, request: JSONValue)] = []
+        var rows: [(record: CSVTable.Record, request: [String: Any])] = []
         for record in table.records {
             do {
                 rows.append((record, try plan.request(for: record, kind: kind, fileKey: Self.fileKey(table))))
@@ -90,7 +86,7 @@ struct ImportCSV: AdminCommand {
                 fates.add(record, status: "VALID", id: "", message: "converted; crm-\(kind.service)'s rules run on the real import")
             }
         } else if !rows.isEmpty {
-            try await send(rows, kind: kind, schema: schema, fates: &fates, progress: progress, alreadyDone: table.records.count - rows.count)
+            try await send(rows, kind: kind, fates: &fates, progress: progress, alreadyDone: table.records.count - rows.count)
         }
         progress.update(table.records.count)
         try fates.finish(dryRun: dryRun)
@@ -98,11 +94,11 @@ struct ImportCSV: AdminCommand {
     }
 
     /// Stores the converted rows: leads in CreateLeads batches, the other kinds one create call per row.
-    private func send(_ rows: [(record: CSVTable.Record, request: JSONValue)], kind: CSVKind, schema: ProtoSchema,
+    private func send(_ rows: [(record: CSVTable.Record, request: [String: Any])], kind: CSVKind,
                       fates: inout CSVReport, progress: ProgressBar, alreadyDone: Int) async throws {
         let endpoint = try access.endpoint(for: kind.service)
         defer { Task { [endpoint] in await endpoint.close() } }
-        let sender = CSVSender(endpoint: endpoint, schema: schema, kind: kind)
+        let sender = CSVSender(endpoint: endpoint, kind: kind)
         var done = alreadyDone
         if kind.method == nil {
             let size = max(1, batchSize)

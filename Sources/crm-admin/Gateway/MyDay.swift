@@ -11,7 +11,6 @@ struct MyDayCommand: AdminCommand {
     @Option(help: "User id or email (default: the token's own user).") var user: String?
     @Option(name: .customLong("limit"), help: "Max items per section.") var limit: Int32 = 10
     @Flag(help: "Print the whole MyDayResponse as proto3 JSON.") var json = false
-    @Option(name: .customLong("proto-dir"), help: "The proto/ contracts, for --json.") var protoDir: String?
     @OptionGroup var gateway: GatewayAccess
 
     mutating func execute() async throws -> Int32 {
@@ -23,8 +22,7 @@ struct MyDayCommand: AdminCommand {
             try await directory.client.myDay(Crm_Gateway_V1_MyDayRequest(userId: userID, limitPerSection: limit), options: endpoint.options())
         }
         if json {
-            let schema = try SchemaLocator.load(flag: protoDir)
-            Output.line(JSONWriter.string(try WireToJSON(schema: schema).object(from: day.serializedBytes(), message: "crm.gateway.v1.MyDayResponse")))
+            Output.line(try Contracts.text(fromWire: day.serializedBytes(), messageType: "crm.gateway.v1.MyDayResponse"))
             return AdminExit.ok
         }
         render(day)

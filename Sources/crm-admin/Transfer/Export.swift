@@ -22,37 +22,49 @@ struct Export: AdminCommand {
     @Option(help: "Only records changed at or after this time (UTC ms), where the service supports it.")
     var since: Int64?
 
-    @Option(name: .customLong("proto-dir"), help: "The proto/ contracts (default: env CRM_PROTO_DIR, ./proto, or beside the binary).")
-    var protoDir: String?
-
     @OptionGroup var access: ServiceAccess
 
     mutating func execute() async throws -> Int32 {
         let entry = try ServiceCatalog.entry(service)
-        let schema = try SchemaLocator.load(flag: protoDir)
-        var request = JSONObject(entry.fullExport.map { ($0, JSONValue.bool(true)) })
+        var request: [String: Any] = [:]
+        for field in entry.fullExport { request[field] = true }
         if let since {
             guard let field = entry.sinceField else { throw AdminError("crm-\(entry.name) exports have no --since filter", code: AdminExit.usage) }
-            request[field] = .number(since)
+            request[field] = String(since)
         }
-        let requestBytes = try JSONToWire(schema: schema).bytes(from: .object(request), message: entry.exportRequest)
+        let requestBytes = try Contracts.transcoder.wireBytes(fromJSONObject: request, messageType: entry.exportRequest)
         let endpoint = try access.endpoint(for: entry.name)
         defer { Task { [endpoint] in await endpoint.close() } }
 
         let sink = try LineSink(path: out)
-        let decoder = WireToJSON(schema: schema)
         var count = 0
         try await rpc("exporting crm-\(entry.name)") {
             try await endpoint.serverStreaming(entry.exportPath, request: requestBytes) { bytes in
-                let response = try decoder.object(from: bytes, message: entry.exportResponse)
-                guard let record = response.objectValue?["record"] else { return }
-                try sink.write(JSONWriter.string(record))
+                guard let record = try Self.record(in: bytes) else { return }
+                try sink.write(Contracts.text(fromWire: record, messageType: entry.recordMessage))
                 count += 1
             }
         }
         try sink.finish()
         Output.error("exported \(count) record\(count == 1 ? "" : "s") of crm-\(entry.name)\(out.map { " to \($0)" } ?? "")")
         return AdminExit.ok
+    }
+
+    /// The record of one export response. Every service's export response is `{ <Record> record = 1; }`
+    /// (the field import requests carry it in), so its bytes are taken as they are and transcoded
+    /// once, as the record message. Nil when a response carries no record.
+    static func record(in response: [UInt8]) throws -> [UInt8]? {
+        var reader = ProtoReader(response)
+        var record: [UInt8]?
+        while let (number, wireType) = try reader.nextTag() {
+            if number == 1, wireType == .lengthDelimited {
+                // Repeated occurrences of a singular message merge, as protobuf parsing does.
+                record = (record ?? []) + (try reader.readBytes())
+            } else {
+                try reader.skip(wireType, number: number)
+            }
+        }
+        return record
     }
 }
 

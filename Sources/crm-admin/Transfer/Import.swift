@@ -21,15 +21,10 @@ struct Import: AdminCommand {
     @Flag(help: "Print only failed rows and the totals.")
     var quiet = false
 
-    @Option(name: .customLong("proto-dir"), help: "The proto/ contracts (default: env CRM_PROTO_DIR, ./proto, or beside the binary).")
-    var protoDir: String?
-
     @OptionGroup var access: ServiceAccess
 
     mutating func execute() async throws -> Int32 {
         let entry = try ServiceCatalog.entry(service)
-        let schema = try SchemaLocator.load(flag: protoDir)
-        let encoder = JSONToWire(schema: schema)
         let text = try Self.read(file)
 
         // Each non-blank line becomes one stream message; remember its line for the report.
@@ -40,7 +35,7 @@ struct Import: AdminCommand {
             let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !trimmed.isEmpty else { continue }
             do {
-                let record = try encoder.bytes(from: try JSONParser.parse(trimmed), message: entry.recordMessage)
+                let record = try Contracts.transcoder.wireBytes(fromJSONObject: try Self.parse(trimmed), messageType: entry.recordMessage)
                 var writer = ProtoWriter()
                 writer.writeBytes(1, record)
                 if requests.isEmpty, dryRun { writer.writeBool(2, true) }
@@ -61,14 +56,27 @@ struct Import: AdminCommand {
         let responseBytes = try await rpc("importing into crm-\(entry.name)") {
             try await endpoint.clientStreaming(entry.importPath, requests: requests, sent: progress.update)
         }
-        let response = try WireToJSON(schema: schema).object(from: responseBytes, message: entry.importResponse)
-        for result in response.objectValue?["results"]?.arrayValue ?? [] {
+        let response = try Contracts.object(fromWire: responseBytes, messageType: entry.importResponse)
+        for result in response["results"] as? [Any] ?? [] {
             guard let fate = RowFate(result) else { continue }
             let line = fate.row >= 1 && fate.row <= lineOfRow.count ? lineOfRow[fate.row - 1] : fate.row
             report.add(line: line, id: fate.id, status: fate.status, message: fate.message)
         }
         report.finish(label: dryRun ? "dry run, nothing stored" : nil)
         return report.failed > 0 ? AdminExit.problems : AdminExit.ok
+    }
+
+    /// One line's JSON object; a line that is not one is named with what is wrong with it.
+    static func parse(_ line: String) throws -> [String: Any] {
+        let value: Any
+        do {
+            value = try JSONSerialization.jsonObject(with: Data(line.utf8))
+        } catch {
+            let reason = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
+            throw AdminError("invalid JSON" + (reason.map { ": \($0)" } ?? ""))
+        }
+        guard let object = value as? [String: Any] else { throw AdminError("expected a JSON object (one record per line)") }
+        return object
     }
 
     static func read(_ file: String) throws -> String {

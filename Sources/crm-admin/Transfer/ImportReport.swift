@@ -8,26 +8,26 @@ struct RowFate {
     var status: String
     var message: String
 
-    init?(_ value: JSONValue) {
-        guard let object = value.objectValue else { return nil }
-        row = Int(object["rowNumber"]?.stringValue ?? "") ?? 0
+    /// `value` is one result as JSONSerialization parses the response's proto3 JSON.
+    init?(_ value: Any) {
+        guard let object = value as? [String: Any] else { return nil }
+        // int64 row numbers are JSON strings in the proto3 mapping.
+        row = Int(object["rowNumber"] as? String ?? "") ?? 0
         id = ["customerId", "ticketId", "opportunityId", "leadId", "recordKey", "recordId", "requestId"]
-            .lazy.compactMap { object[$0]?.stringValue }.first { !$0.isEmpty } ?? ""
-        if let status = object["status"]?.stringValue {
+            .lazy.compactMap { object[$0] as? String }.first { !$0.isEmpty } ?? ""
+        if let status = object["status"] as? String {
             // One vocabulary for every service: crm-leads' bulk-intake CREATED / REPLAYED are IMPORTED / UNCHANGED.
             let short = status.replacingOccurrences(of: "IMPORT_STATUS_", with: "").replacingOccurrences(of: "ROW_STATUS_", with: "")
             self.status = ["CREATED": "IMPORTED", "REPLAYED": "UNCHANGED"][short] ?? short
-        } else if object["ok"] == .bool(true) {
-            self.status = object["unchanged"] == .bool(true) ? "UNCHANGED" : "IMPORTED"
+        } else if object["ok"] as? Bool == true {
+            self.status = object["unchanged"] as? Bool == true ? "UNCHANGED" : "IMPORTED"
         } else {
             self.status = "FAILED"
         }
         var parts: [String] = []
-        if let message = object["message"]?.stringValue, !message.isEmpty { parts.append(message) }
-        for fieldError in object["fieldErrors"]?.arrayValue ?? [] {
-            let field = fieldError.objectValue?["field"]?.stringValue ?? ""
-            let text = fieldError.objectValue?["message"]?.stringValue ?? ""
-            parts.append("\(field): \(text)")
+        if let message = object["message"] as? String, !message.isEmpty { parts.append(message) }
+        for case let fieldError as [String: Any] in object["fieldErrors"] as? [Any] ?? [] {
+            parts.append("\(fieldError["field"] as? String ?? ""): \(fieldError["message"] as? String ?? "")")
         }
         message = parts.joined(separator: "; ")
     }
