@@ -36,6 +36,10 @@ enum DescriptorEmitter {
             out.block("private static func makeMessages() -> [ProtoMessageDescriptor]") { out in
                 out.line("var list: [ProtoMessageDescriptor] = []")
                 for (fullName, message) in messages {
+                    guard !message.fields.isEmpty else {
+                        out.line("list.append(ProtoMessageDescriptor(\"\(fullName)\", []))")
+                        continue
+                    }
                     out.line("var \(Self.variable(fullName)): [ProtoFieldDescriptor] = []")
                     for field in message.fields {
                         out.line("\(Self.variable(fullName)).append(" + fieldLiteral(field) + ")")

@@ -52,6 +52,7 @@ class LocalSuite:
     """scripts/suite running in its own process group, as a terminal would run it."""
 
     def __init__(self, data: Path, base: int):
+        self.data = data
         for name in [*NAMES, "admin"]:
             find_binary(f"crm-{name}")
         env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
@@ -60,7 +61,10 @@ class LocalSuite:
         self.ready = threading.Event()
         self.proc = subprocess.Popen(
             [str(REPO_ROOT / "scripts" / "suite"), "--no-setup", "--no-build", "--data", str(data), "--port-base", str(base)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True, cwd=REPO_ROOT)
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True, cwd=REPO_ROOT,
+            # As from a terminal: a runner started in the background ignores SIGINT, and bash
+            # cannot trap a signal that was ignored when it started.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         threading.Thread(target=self._read, daemon=True).start()
         if not self.ready.wait(90):
             self.interrupt()
@@ -76,6 +80,15 @@ class LocalSuite:
     def output(self) -> str:
         return "\n".join(self.lines)
 
+    def kill_services(self):
+        """The services run in process groups of their own; never leave them behind."""
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and str(self.data).encode() in (entry / "cmdline").read_bytes():
+                    os.kill(int(entry.name), signal.SIGKILL)
+            except OSError:
+                continue
+
     def interrupt(self, timeout: float = 40) -> int:
         """Ctrl-C: SIGINT to the whole process group."""
         os.killpg(self.proc.pid, signal.SIGINT)
@@ -83,6 +96,7 @@ class LocalSuite:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
+            self.kill_services()
             pytest.fail("scripts/suite did not stop within 40 s of Ctrl-C:\n" + self.output)
 
 

@@ -1253,8 +1253,7 @@ public enum CRMProtoDescriptors {
         f_crm_gateway_v1_IssueTokenResponse.append(ProtoFieldDescriptor(2, "info", json: "info", .message("crm.gateway.v1.TokenInfo")))
         f_crm_gateway_v1_IssueTokenResponse.append(ProtoFieldDescriptor(3, "replayed", json: "replayed", .scalar(.bool)))
         list.append(ProtoMessageDescriptor("crm.gateway.v1.IssueTokenResponse", f_crm_gateway_v1_IssueTokenResponse))
-        var f_crm_gateway_v1_ListBackendsRequest: [ProtoFieldDescriptor] = []
-        list.append(ProtoMessageDescriptor("crm.gateway.v1.ListBackendsRequest", f_crm_gateway_v1_ListBackendsRequest))
+        list.append(ProtoMessageDescriptor("crm.gateway.v1.ListBackendsRequest", []))
         var f_crm_gateway_v1_ListBackendsResponse: [ProtoFieldDescriptor] = []
         f_crm_gateway_v1_ListBackendsResponse.append(ProtoFieldDescriptor(1, "backends", json: "backends", .message("crm.gateway.v1.BackendStatus"), repeated: true))
         list.append(ProtoMessageDescriptor("crm.gateway.v1.ListBackendsResponse", f_crm_gateway_v1_ListBackendsResponse))
@@ -1407,8 +1406,7 @@ public enum CRMProtoDescriptors {
         f_crm_gateway_v1_User.append(ProtoFieldDescriptor(14, "deactivated_at_ms", json: "deactivatedAtMs", .scalar(.int64)))
         f_crm_gateway_v1_User.append(ProtoFieldDescriptor(15, "deactivation_reason", json: "deactivationReason", .scalar(.string)))
         list.append(ProtoMessageDescriptor("crm.gateway.v1.User", f_crm_gateway_v1_User))
-        var f_crm_gateway_v1_WhoAmIRequest: [ProtoFieldDescriptor] = []
-        list.append(ProtoMessageDescriptor("crm.gateway.v1.WhoAmIRequest", f_crm_gateway_v1_WhoAmIRequest))
+        list.append(ProtoMessageDescriptor("crm.gateway.v1.WhoAmIRequest", []))
         var f_crm_gateway_v1_WhoAmIResponse: [ProtoFieldDescriptor] = []
         f_crm_gateway_v1_WhoAmIResponse.append(ProtoFieldDescriptor(1, "user", json: "user", .message("crm.gateway.v1.User")))
         f_crm_gateway_v1_WhoAmIResponse.append(ProtoFieldDescriptor(2, "team", json: "team", .message("crm.gateway.v1.Team")))

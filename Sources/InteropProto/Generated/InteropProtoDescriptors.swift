@@ -18,8 +18,7 @@ public enum InteropProtoDescriptors {
         f_grpc_testing_EchoStatus.append(ProtoFieldDescriptor(1, "code", json: "code", .scalar(.int32)))
         f_grpc_testing_EchoStatus.append(ProtoFieldDescriptor(2, "message", json: "message", .scalar(.string)))
         list.append(ProtoMessageDescriptor("grpc.testing.EchoStatus", f_grpc_testing_EchoStatus))
-        var f_grpc_testing_Empty: [ProtoFieldDescriptor] = []
-        list.append(ProtoMessageDescriptor("grpc.testing.Empty", f_grpc_testing_Empty))
+        list.append(ProtoMessageDescriptor("grpc.testing.Empty", []))
         var f_grpc_testing_Payload: [ProtoFieldDescriptor] = []
         f_grpc_testing_Payload.append(ProtoFieldDescriptor(1, "type", json: "type", .enumeration("grpc.testing.PayloadType")))
         f_grpc_testing_Payload.append(ProtoFieldDescriptor(2, "body", json: "body", .scalar(.bytes)))
