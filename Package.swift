@@ -91,6 +91,9 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ], path: "Sources/crm-admin"),
 
+        // MARK: Benchmarks (benchmarks/run builds it; not part of the test run)
+        .executableTarget(name: "crm-bench-load", dependencies: ["CRMProto", "RPCCore", "RPCHTTP2"], path: "benchmarks/load"),
+
         // MARK: Tests
         .testTarget(name: "ProtoWireTests", dependencies: ["ProtoWire", "CRMProto", "InteropProto"]),
         .testTarget(name: "ProtoGenTests", dependencies: ["ProtoGen"]),

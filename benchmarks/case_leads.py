@@ -8,10 +8,10 @@ reference uses the same journal and synchronous settings, and a second reference
 synchronous=FULL (an fsync per commit, surviving an OS crash too) costs on this disk.
 
 Every request is a new lead (its own request_id, phone and email): h2load can only repeat one body, so
-the load comes from benchmarks/load_createlead.py (grpc.aio, 128 calls in flight) on the load core.
+the load comes from crm-bench-load (benchmarks/load: our Swift client, 128 calls in flight) on the load core.
 After the run the store must hold exactly one lead per acknowledged call, each acknowledged id among them.
-crm-forecast and crm-customers (the consumers of lead events) run on the load core, so the outbox
-drains as it would in production.
+crm-forecast and crm-customers (the consumers of lead events) run on the load core at nice 19, so the
+outbox drains as it would in production without starving the load generator.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness import (LOAD_CORE, REPO, SERVER_CORE, SERVICE_TOKEN, Result, Round, free_port, set_clock, stubs,
+from harness import (BIN, LOAD_CORE, REPO, SERVER_CORE, SERVICE_TOKEN, Result, Round, free_port, set_clock, stubs,
                      suite_process, table, verdict)
 from seed import START_MS
 
@@ -31,9 +31,9 @@ REP = ("bench-rep", "rep", "team-bench")
 
 
 def load_round(address: str, requests: int, offset: int, acked: Path) -> Round:
-    out = subprocess.run(["taskset", "-c", LOAD_CORE, sys.executable, str(REPO / "benchmarks" / "load_createlead.py"),
+    out = subprocess.run(["taskset", "-c", LOAD_CORE, str(BIN / "crm-bench-load"),
                           "--address", address, "--requests", str(requests), "--offset", str(offset),
-                          "--token", SERVICE_TOKEN, "--stubs", str(stubs()), "--acked", str(acked)],
+                          "--token", SERVICE_TOKEN, "--acked", str(acked)],
                          capture_output=True, text=True, check=True, timeout=1800).stdout
     r = json.loads(out.strip().splitlines()[-1])
     if r["failed"]:
@@ -71,7 +71,7 @@ def run(args, work: Path, summary: list[str]) -> None:
     acked = work / "acked.txt"
     # The consumers of crm-leads' events run (on the load core), so its outbox drains as in production
     # instead of retrying against absent peers.
-    consumers = [suite_process(name, work / f"{name}.sqlite", ports, clock=clock, core=LOAD_CORE)
+    consumers = [suite_process(name, work / f"{name}.sqlite", ports, clock=clock, core=LOAD_CORE, background=True)
                  for name in ("forecast", "customers")]
     service = suite_process("leads", db, ports, clock=clock)
     try:
@@ -101,7 +101,7 @@ def run(args, work: Path, summary: list[str]) -> None:
         mine,
     ]
     table(f"CreateLead durable writes: {args.write_requests} new leads x {args.rounds} rounds, 128 calls in flight "
-          f"(grpc.aio client on the load core); raw SQLite pinned to the server core (inserts/s as req/s)", results)
+          f"(crm-bench-load on the load core); raw SQLite pinned to the server core (inserts/s as req/s)", results)
     print(f"  store check: {stored} leads stored = {sent} CreateLead calls acknowledged")
     lines = [verdict("CreateLead req/s vs raw SQLite, same settings (WAL, NORMAL)", mine.round.rps / normal, 1.0),
              verdict("CreateLead req/s vs raw SQLite with an fsync per commit (FULL)", mine.round.rps / full, 1.0)]

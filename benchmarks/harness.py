@@ -92,11 +92,13 @@ class Server:
     """A process pinned to the server core; waits until it accepts connections."""
 
     def __init__(self, argv: list[str], port: int, name: str | None = None, env: dict | None = None,
-                 core: str = SERVER_CORE):
+                 core: str = SERVER_CORE, background: bool = False):
         self.port = port
         self.name = name or Path(argv[0]).name
         self.log = open(Path(tempfile.gettempdir()) / f"crm-bench-{self.name}-{port}.log", "w")
-        self.proc = subprocess.Popen(["taskset", "-c", core, *argv], stdout=subprocess.DEVNULL, stderr=self.log,
+        # A background process (nice 19) yields its core to the load generator it shares it with.
+        niceness = ["nice", "-n", "19"] if background else []
+        self.proc = subprocess.Popen([*niceness, "taskset", "-c", core, *argv], stdout=subprocess.DEVNULL, stderr=self.log,
                                      env={**os.environ, **(env or {})})
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -140,7 +142,7 @@ class Server:
 
 
 def suite_process(name: str, db: Path, ports: dict[str, int], clock: Path | None = None,
-                  extra: list[str] = (), core: str = SERVER_CORE) -> Server:
+                  extra: list[str] = (), core: str = SERVER_CORE, background: bool = False) -> Server:
     """crm-<name> from the release build with its store, the token, the peers' addresses, errors-only logs."""
     argv = [str(BIN / f"crm-{name}"), "--listen", f"127.0.0.1:{ports[name]}", "--db", str(db),
             "--service-token", SERVICE_TOKEN, "--log-level", "error"]
@@ -151,7 +153,7 @@ def suite_process(name: str, db: Path, ports: dict[str, int], clock: Path | None
         argv += ["--clock-file", str(clock)]
     if name == "gateway":
         argv += ["--admin-token", ADMIN_TOKEN]
-    return Server([*argv, *extra], ports[name], name=f"crm-{name}", core=core)
+    return Server([*argv, *extra], ports[name], name=f"crm-{name}", core=core, background=background)
 
 
 def start_suite(work: Path, clock: Path, servers: dict[str, Server]) -> None:

@@ -38,6 +38,7 @@ public final class Store: Sendable {
     public let path: String
     public let pool: DatabasePool
     public let migrations: [Migration]
+    private let group: GroupCommit
 
     /// Opens (creating if needed) the store at `path` and migrates it to the latest version.
     public init(path: String, migrations: [Migration], migrate: Bool = true) throws {
@@ -56,6 +57,7 @@ public final class Store: Sendable {
         self.path = path
         self.migrations = migrations
         pool = try DatabasePool(path: path, configuration: configuration)
+        group = GroupCommit(pool: pool)
         try refuseIfNewer()
         if migrate { try self.migrate() }
     }
@@ -110,6 +112,14 @@ public final class Store: Sendable {
     /// One request, one transaction: everything in `body` commits together or not at all.
     public func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
         try await pool.write(body)
+    }
+
+    /// Like `write`, but shares one transaction and one commit with the writes waiting beside it
+    /// (group commit; see `GroupCommit`): for hot single-record writes under concurrency. The body
+    /// still commits all or nothing and is answered only after the commit; it must not register
+    /// transaction observers.
+    public func writeInGroup<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        try await group.write(body)
     }
 
     /// The conventional location of a service's store: `data/<name>.sqlite`.

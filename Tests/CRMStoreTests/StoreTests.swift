@@ -1,6 +1,7 @@
 import CRMStore
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 
 @Suite("SQLite store")
@@ -62,4 +63,54 @@ struct StoreTests {
         #expect(try copy.integrityCheck() == ["ok"])
         #expect(try copy.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM items") } == 1)
     }
+
+    /// Group commit: many concurrent writes, some failing, share commits; each failing one leaves
+    /// nothing and gets its own error, every other one is stored and answered with its own result.
+    @Test func groupedWritesCommitTogetherAndFailAlone() async throws {
+        let store = try Store(path: path, migrations: [Self.v1])
+        let commits = CommitCounter()
+        store.pool.add(transactionObserver: commits, extent: .databaseLifetime)
+        struct Refused: Error, Equatable { let id: Int }
+        let outcomes = await withTaskGroup(of: (Int, Result<String, Refused>).self) { group in
+            for i in 0..<300 {
+                group.addTask {
+                    do {
+                        let answer = try await store.writeInGroup { db -> String in
+                            try db.execute(sql: "INSERT INTO items (id, name) VALUES (?, ?)", arguments: ["\(i)", "n\(i)"])
+                            if i % 7 == 0 { throw Refused(id: i) }  // after writing: its row must vanish
+                            return "stored \(i)"
+                        }
+                        return (i, .success(answer))
+                    } catch let error as Refused {
+                        return (i, .failure(error))
+                    } catch {
+                        return (i, .failure(Refused(id: -1)))
+                    }
+                }
+            }
+            var all: [Int: Result<String, Refused>] = [:]
+            for await (i, outcome) in group { all[i] = outcome }
+            return all
+        }
+        for i in 0..<300 {
+            #expect(outcomes[i] == (i % 7 == 0 ? .failure(Refused(id: i)) : .success("stored \(i)")))
+        }
+        #expect(commits.count.withLock { $0 } < 300, "concurrent writes should share commits")
+        let stored = try await store.read { db in try String.fetchAll(db, sql: "SELECT id FROM items") }
+        #expect(Set(stored) == Set((0..<300).filter { $0 % 7 != 0 }.map { "\($0)" }))
+        // A write in a group sees the writes before it, as if each had its own transaction.
+        await #expect(throws: DatabaseError.self) {
+            try await store.writeInGroup { db in try db.execute(sql: "INSERT INTO items (id, name) VALUES ('1', 'again')") }
+        }
+        #expect(try store.integrityCheck() == ["ok"])
+    }
+}
+
+/// Counts the commits of the writer connection.
+final class CommitCounter: TransactionObserver, Sendable {
+    let count = Mutex(0)
+    func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { true }
+    func databaseDidChange(with event: DatabaseEvent) {}
+    func databaseDidCommit(_ db: Database) { count.withLock { $0 += 1 } }
+    func databaseDidRollback(_ db: Database) {}
 }

@@ -14,7 +14,8 @@ extension LeadHandler {
             let prepared = try Self.prepare(request, caller: caller, settings: settings)
             let inputs = try await routingInputs(for: [prepared])
             let now = clock.nowMs()
-            let response = try await store.write { db in
+            // Web forms post leads concurrently: they share commits (group commit).
+            let response = try await store.writeInGroup { db in
                 try Self.insert(db, prepared, caller: caller, inputs: inputs, settings: settings, now: now)
             }
             if !response.replayed { relay.wake() }
