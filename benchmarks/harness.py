@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(os.environ.get("CRM_BENCH_BIN_DIR", REPO / ".build-release" / "release"))
+BIN = Path(os.environ.get("CRM_BENCH_BIN_DIR", REPO / ".build-static" / "release"))
 SERVER_CORE, LOAD_CORE = "0", "1"
 SERVICE_TOKEN = "bench-service-token"
 ADMIN_TOKEN = "bench-admin-token"
