@@ -39,6 +39,7 @@ public final class Store: Sendable {
     public let pool: DatabasePool
     public let migrations: [Migration]
     private let group: GroupCommit
+    private let readGroup: ReadGroup
 
     /// Opens (creating if needed) the store at `path` and migrates it to the latest version.
     public init(path: String, migrations: [Migration], migrate: Bool = true) throws {
@@ -58,6 +59,7 @@ public final class Store: Sendable {
         self.migrations = migrations
         pool = try DatabasePool(path: path, configuration: configuration)
         group = GroupCommit(pool: pool)
+        readGroup = ReadGroup(pool: pool)
         try refuseIfNewer()
         if migrate { try self.migrate() }
     }
@@ -107,6 +109,12 @@ public final class Store: Sendable {
 
     public func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
         try await pool.read(body)
+    }
+
+    /// Like `read`, but shares one read transaction with the reads waiting beside it (see
+    /// `ReadGroup`): for point reads under concurrency, never for long scans.
+    public func readInGroup<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        try await readGroup.read(body)
     }
 
     /// One request, one transaction: everything in `body` commits together or not at all.

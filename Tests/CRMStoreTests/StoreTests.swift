@@ -104,6 +104,38 @@ struct StoreTests {
         }
         #expect(try store.integrityCheck() == ["ok"])
     }
+
+    /// Grouped reads: each concurrent read gets its own answer, a failing one fails alone, and a
+    /// read queued after a write was acknowledged sees it.
+    @Test func groupedReadsAnswerEachAndSeeAcknowledgedWrites() async throws {
+        let store = try Store(path: path, migrations: [Self.v1])
+        try await store.write { db in
+            for i in 0..<200 { try db.execute(sql: "INSERT INTO items (id, name) VALUES (?, ?)", arguments: ["\(i)", "n\(i)"]) }
+        }
+        let answers = await withTaskGroup(of: (Int, String).self) { group in
+            for i in 0..<400 {
+                group.addTask {
+                    let answer = try? await store.readInGroup { db -> String in
+                        if i % 9 == 0 { _ = try Row.fetchAll(db, sql: "SELECT * FROM no_such_table") }
+                        return try String.fetchOne(db, sql: "SELECT name FROM items WHERE id = ?", arguments: ["\(i)"]) ?? "none"
+                    }
+                    return (i, answer ?? "failed")
+                }
+            }
+            var all: [Int: String] = [:]
+            for await (i, answer) in group { all[i] = answer }
+            return all
+        }
+        for i in 0..<400 {
+            let expected = i % 9 == 0 ? "failed" : (i < 200 ? "n\(i)" : "none")
+            #expect(answers[i] == expected, "read \(i)")
+        }
+        for i in 0..<50 {
+            try await store.write { db in try db.execute(sql: "UPDATE items SET name = ? WHERE id = '1'", arguments: ["v\(i)"]) }
+            let seen = try await store.readInGroup { db in try String.fetchOne(db, sql: "SELECT name FROM items WHERE id = '1'") }
+            #expect(seen == "v\(i)")
+        }
+    }
 }
 
 /// Counts the commits of the writer connection.

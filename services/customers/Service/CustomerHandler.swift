@@ -34,6 +34,15 @@ struct CustomerHandler: Crm_Customers_V1_CustomerServiceHandler {
         }
     }
 
+    /// A point read (one customer by id): shares a read transaction with the point reads beside it.
+    func pointRead<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        do {
+            return try await store.readInGroup(body)
+        } catch let error as DatabaseError {
+            throw StoreFailure.status(error, logger: logger)
+        }
+    }
+
     /// The team a new owner belongs to, from the gateway's directory. A rep may only name themselves;
     /// a manager only users of their own team. When the directory cannot be reached, a manager's team
     /// (or `fallbackTeam`) is used so the suite keeps working while the gateway restarts.
