@@ -71,9 +71,10 @@ def run(args, work: Path, summary: list[str]) -> None:
     acked = work / "acked.txt"
     # The consumers of crm-leads' events run (on the load core), so its outbox drains as in production
     # instead of retrying against absent peers.
-    consumers = [suite_process(name, work / f"{name}.sqlite", ports, clock=clock, core=LOAD_CORE, background=True)
+    consumers = [suite_process(name, work / f"{name}.sqlite", ports, core=LOAD_CORE, background=True)
                  for name in ("forecast", "customers")]
-    service = suite_process("leads", db, ports, clock=clock)
+    # The real clock: --clock-file, a test aid, reads a file per call.
+    service = suite_process("leads", db, ports)
     try:
         warmup = max(args.write_requests // 10, 1000)
         load_round(service.address, warmup, 0, acked)
