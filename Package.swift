@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // MARK: C libraries, found through pkg-config
@@ -81,7 +82,9 @@ let package = Package(
         .executableTarget(name: "crm-tickets", dependencies: ["TicketsService"], path: "services/tickets/main"),
         .target(name: "ForecastService", dependencies: ["ServiceRuntime"], path: "services/forecast/Service"),
         .executableTarget(name: "crm-forecast", dependencies: ["ForecastService"], path: "services/forecast/main"),
-        .target(name: "GatewayService", dependencies: ["ServiceRuntime", "ProtoJSON"], path: "services/gateway/Service"),
+        .target(name: "GatewayService", dependencies: [
+            "ServiceRuntime", "ProtoJSON", .product(name: "Crypto", package: "swift-crypto"),
+        ], path: "services/gateway/Service"),
         .executableTarget(name: "crm-gateway", dependencies: ["GatewayService"], path: "services/gateway/main"),
         .target(name: "CRMClient", dependencies: ["CRMProto", "RPCHTTP2"]),
         .executableTarget(name: "crm-admin", dependencies: [

@@ -5,6 +5,8 @@ through the gateway with stock grpcio stubs and bearer tokens, as a client would
 
 from __future__ import annotations
 
+import time
+
 import grpc
 import pytest
 
@@ -110,7 +112,15 @@ def test_customer_overview_with_tickets_stopped_names_the_missing_part(crm):
         customer_id=customer.id, title="Calibrate the line", details="Yearly calibration",
         due_ms=suite.clock.now_ms + 86_400_000), metadata=ann.md(), timeout=T).ticket
 
-    before = crm["gw"].CustomerOverview(gpb.CustomerOverviewRequest(customer_id=customer.id), metadata=ann.md(), timeout=T)
+    # The ticket reaches crm-customers as an event (open_ticket_count, timeline): wait until it has,
+    # so nothing changes between the two views but the stopped backend.
+    deadline = time.time() + 15
+    while True:
+        before = crm["gw"].CustomerOverview(gpb.CustomerOverviewRequest(customer_id=customer.id), metadata=ann.md(), timeout=T)
+        if before.customer.open_ticket_count == 1 or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    assert before.customer.open_ticket_count == 1
     assert before.customer.id == customer.id
     assert [t.id for t in before.open_tickets] == [ticket.id]
     assert not [e for e in before.errors if e.backend == gpb.BACKEND_TICKETS]
