@@ -7,6 +7,7 @@ can be given each other's addresses before any of them starts.
 
 from __future__ import annotations
 
+import random
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +22,21 @@ HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 
 
+_ports = random.SystemRandom()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the kernel's ephemeral range (32768 and up), so that no outgoing connection
+    can take it between now and the moment a process of the test binds it."""
+    for _ in range(500):
+        port = _ports.randint(20000, 32000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 class TestClock:
