@@ -32,6 +32,10 @@ final class ServerStream {
     var finished = false
     var deadlineTimer: Scheduled<Void>?
     var started = ContinuousClock.now
+    /// Answered before the client finished sending: request bytes discarded since, and the timer
+    /// that resets the stream if the client takes too long to finish.
+    var lingeredBytes = 0
+    var lingerTimer: Scheduled<Void>?
 
     init(id: Int32, maxMessageSize: Int) {
         self.id = id
@@ -116,7 +120,10 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
 
     private func tearDown() {
         closed = true
-        for stream in streams.values { abandon(stream, RPCError(.cancelled, "connection closed")) }
+        for stream in streams.values {
+            stream.lingerTimer?.cancel()
+            abandon(stream, RPCError(.cancelled, "connection closed"))
+        }
         streams.removeAll()
         if let onClose { self.onClose = nil; onClose() }
     }
@@ -172,6 +179,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
     func sessionData(stream id: Int32, bytes: UnsafeRawBufferPointer) {
         guard let stream = streams[id], stream.inboundFailure == nil, !stream.finished else {
             session.consume(stream: id, bytes: bytes.count)
+            if let stream = streams[id], stream.finished { linger(stream, discarded: bytes.count) }
             return
         }
         if stream.plainBody != nil {
@@ -211,6 +219,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
 
     func sessionStreamClosed(stream id: Int32, errorCode: UInt32) {
         guard let stream = streams.removeValue(forKey: id) else { return }
+        stream.lingerTimer?.cancel()
         if !stream.finished {
             // The client reset the stream (cancelled) before we answered.
             abandon(stream, RPCError(.cancelled, "client cancelled the call"))
@@ -220,10 +229,30 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
     }
 
     func sessionSentEndStream(stream id: Int32) {
-        // We answered before the client finished sending: tell it to stop (RFC 9113 §8.1).
-        if streams[id] != nil, !session.isRemoteClosed(id) {
-            session.resetStream(id, errorCode: NGHTTP2_NO_ERROR)
+        guard let stream = streams[id], !session.isRemoteClosed(id) else { return }
+        // We answered before the client finished sending. RFC 9113 §8.1 allows a RST_STREAM
+        // (NO_ERROR) at once, but clients still uploading (curl 7.x) then drop the answer, so
+        // the rest of the body is read and discarded for a while first, as HTTP/1 servers linger.
+        stream.lingerTimer = eventLoop.scheduleTask(in: Self.lingerTime) { [weak self] in
+            self?.stopLingering(id)
         }
+    }
+
+    /// How long, and for how many bytes, an early-answered request may go on sending.
+    static let lingerTime: TimeAmount = .seconds(2)
+    private var lingerLimit: Int { 2 * configuration.maxReceiveMessageSize }
+
+    private func linger(_ stream: ServerStream, discarded: Int) {
+        stream.lingeredBytes += discarded
+        if stream.lingeredBytes > lingerLimit { stopLingering(stream.id) }
+    }
+
+    private func stopLingering(_ id: Int32) {
+        guard let stream = streams[id], !session.isRemoteClosed(id) else { return }
+        stream.lingerTimer?.cancel()
+        stream.lingerTimer = nil
+        session.resetStream(id, errorCode: NGHTTP2_NO_ERROR)
+        scheduleFlush()
     }
 
     func sessionGoAway(lastStreamID: Int32, errorCode: UInt32) {}

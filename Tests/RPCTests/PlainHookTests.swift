@@ -93,10 +93,16 @@ import Testing
         await server.shutdown()
     }
 
+    /// The 415 goes out before curl has sent the body. An immediate RST_STREAM made curl 7.88 drop
+    /// the answer about once in fifty calls, so the server lets the body finish first: repeated
+    /// here so that such a race shows.
     @Test func withoutTheHookNonGRPCIsStill415() async throws {
         let (server, port) = try await Self.start(hook: nil)
-        let result = try await Self.curl(port: port, path: "/test.Probe/Echo", contentType: "application/json", body: "{}")
-        #expect(result.status == 415)
+        for _ in 0..<40 {
+            let result = try await Self.curl(port: port, path: "/test.Probe/Echo", contentType: "application/json", body: "{}")
+            #expect(result.status == 415)
+            #expect(result.headers["grpc-message"]?.contains("must be application/grpc") ?? false)
+        }
         await server.shutdown()
     }
 }
