@@ -72,6 +72,15 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
         self.router = router
         self.configuration = configuration
         self.eventLoop = eventLoop
+        handlerExecutor = EventLoopTaskExecutor(eventLoop)
+    }
+
+    /// Where handler tasks run: this connection's event loop.
+    let handlerExecutor: EventLoopTaskExecutor
+
+    /// Runs `body` on the event loop: at once when already there (a handler task is), else queued.
+    func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
     }
 
     // MARK: Channel events
@@ -338,7 +347,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
             let io = ServerStreamIO(connection: self, streamID: stream.id, prefetched: prefetched,
                                     ended: stream.remoteEnded)
             stream.io = io
-            stream.task = Task { await start(io) }
+            stream.task = Task(executorPreference: handlerExecutor) { await start(io) }
         }
     }
 
@@ -366,9 +375,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
                                    peer: peer, router: router)
         stream.plainBody = []
         let id = stream.id
-        stream.task = Task {
+        stream.task = Task(executorPreference: handlerExecutor) {
             let response = await handler(request)
-            self.eventLoop.execute {
+            self.onLoop {
                 guard let stream = self.streams[id] else { return }
                 self.answerPlain(stream, response)
                 self.flushNow()
@@ -581,7 +590,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
 }
 
 /// The handler side of one stream. Messages that arrived before the handler started are handed
-/// over directly; later ones, and responses, hop to the connection's event loop. Small responses
+/// over directly; later ones, and responses, go through the connection's event loop (where the
+/// handler task normally already runs). Small responses
 /// are queued without waiting; every `syncEvery` bytes a write waits for the event loop, which is
 /// where backpressure (HTTP/2 flow control) reaches the handler.
 final class ServerStreamIO: RawRequestSource, RawResponseSink {
@@ -613,7 +623,7 @@ final class ServerStreamIO: RawRequestSource, RawResponseSink {
         case .end: return nil
         case .remote:
             return try await withCheckedThrowingContinuation { continuation in
-                connection.eventLoop.execute { self.connection.takeMessage(self.streamID, continuation) }
+                connection.onLoop { self.connection.takeMessage(self.streamID, continuation) }
             }
         }
     }
@@ -628,15 +638,15 @@ final class ServerStreamIO: RawRequestSource, RawResponseSink {
         }
         if mustSync {
             try await withCheckedThrowingContinuation { continuation in
-                connection.eventLoop.execute { self.connection.writeMessage(self.streamID, message, continuation) }
+                connection.onLoop { self.connection.writeMessage(self.streamID, message, continuation) }
             }
         } else {
-            connection.eventLoop.execute { self.connection.writeMessage(self.streamID, message, nil) }
+            connection.onLoop { self.connection.writeMessage(self.streamID, message, nil) }
         }
     }
 
     func finish(_ failure: RPCError?) {
-        connection.eventLoop.execute { self.connection.finish(self.streamID, failure) }
+        connection.onLoop { self.connection.finish(self.streamID, failure) }
     }
 }
 

@@ -71,7 +71,9 @@ final class Authenticator: Sendable {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw RPCError(.unauthenticated, "authorization: expected 'Bearer <token>'")
         }
-        let secret = parts[1].trimmingCharacters(in: .whitespaces)
+        var secretPart = parts[1]
+        while let last = secretPart.last, last == " " || last == "\t" { secretPart = secretPart.dropLast() }
+        let secret = String(secretPart)
         if let adminToken, constantTimeEqual(Array(secret.utf8), adminToken) { return .bootstrap }
         let entry = try await lookup(hash: TokenSecret.hash(secret))
         let now = clock.nowMs()

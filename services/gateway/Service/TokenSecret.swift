@@ -15,9 +15,18 @@ enum TokenSecret {
         return scheme + base64URL(bytes)
     }
 
+    /// Lower-case hex of the secret's SHA-256. Runs on every authenticated call: no `String(format:)`.
     static func hash(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        var hex: [UInt8] = []
+        hex.reserveCapacity(64)
+        for byte in SHA256.hash(data: Data(secret.utf8)) {
+            hex.append(hexDigits[Int(byte >> 4)])
+            hex.append(hexDigits[Int(byte & 0x0F)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     static func prefix(_ secret: String) -> String { String(secret.prefix(prefixLength)) }
 
