@@ -72,18 +72,29 @@ public struct Router: Sendable {
 
     func resolve(_ path: String) -> Resolution {
         if let method = paths[path] { return .found(method) }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty else {
+        guard let (service, methodName) = Self.split(path) else {
             return .failure(RPCError(.unimplemented, "path '\(path)' is not /package.Service/Method"))
         }
-        guard let methods = services[String(parts[1])] else {
+        guard let methods = services[String(service)] else {
             if let method = fallback?(path) { return .found(method) }
-            return .failure(RPCError(.unimplemented, "unknown service \(parts[1])"))
+            return .failure(RPCError(.unimplemented, "unknown service \(service)"))
         }
-        guard let method = methods[String(parts[2])] else {
-            return .failure(RPCError(.unimplemented, "unknown method \(parts[2]) of service \(parts[1])"))
+        guard let method = methods[String(methodName)] else {
+            return .failure(RPCError(.unimplemented, "unknown method \(methodName) of service \(service)"))
         }
         return .found(method)
+    }
+
+    /// `/package.Service/Method` as its two non-empty parts; nil for any other shape. (Runs for every
+    /// call the gateway passes through, so it scans instead of allocating an array of parts.)
+    public static func split(_ path: String) -> (service: Substring, method: Substring)? {
+        guard path.hasPrefix("/") else { return nil }
+        let afterSlash = path.index(after: path.startIndex)
+        guard let slash = path[afterSlash...].firstIndex(of: "/") else { return nil }
+        let service = path[afterSlash..<slash]
+        let method = path[path.index(after: slash)...]
+        guard !service.isEmpty, !method.isEmpty, !method.contains("/") else { return nil }
+        return (service, method)
     }
 }
 

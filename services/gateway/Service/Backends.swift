@@ -35,11 +35,10 @@ enum BackendID: String, CaseIterable, Sendable {
     /// The backend owning `/crm.<name>.v1.<Service>/<Method>`; nil for any other path (including
     /// crm.events.v1, which is service-to-service only, and the gateway's own package).
     static func owning(path: String) -> BackendID? {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].isEmpty, !parts[2].isEmpty else { return nil }
-        let service = parts[1].split(separator: ".", omittingEmptySubsequences: false)
-        guard service.count == 4, service[0] == "crm", service[2] == "v1", !service[3].isEmpty else { return nil }
-        return BackendID(rawValue: String(service[1]))
+        guard let (service, _) = Router.split(path) else { return nil }
+        let parts = service.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "crm", parts[2] == "v1", !parts[3].isEmpty else { return nil }
+        return BackendID(rawValue: String(parts[1]))
     }
 }
 

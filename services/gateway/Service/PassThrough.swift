@@ -1,4 +1,5 @@
 import RPCCore
+import RPCHTTP2
 import ServiceRuntime
 
 /// Routing (issue 8): every `crm.<service>.v1.*` method is served at its own path by forwarding the
@@ -13,8 +14,8 @@ struct PassThrough: Sendable {
 
     /// `Router.fallback`: a method for paths of services the gateway does not host itself.
     func method(for path: String) -> RPCMethod? {
-        guard let backend = BackendID.owning(path: path) else { return nil }
-        let name = path.split(separator: "/").last.map(String.init) ?? path
+        guard let backend = BackendID.owning(path: path), let (_, method) = Router.split(path) else { return nil }
+        let name = String(method)
         return identities.scoped(RPCMethod(name: name, kind: .bidirectional) { source, sink, context in
             try await forward(to: backend, path: path, source: source, sink: sink, context: context)
         })
