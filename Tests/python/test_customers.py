@@ -94,6 +94,17 @@ def test_validation_names_every_bad_field(crm):
         assert field in err.details()
 
 
+def test_ids_with_whitespace_or_control_characters_are_refused_by_name(crm):
+    pb = crm.pb
+    for bad in ("cus 1", "cus\t1", "cus\u00a01", "cus\u20281", "cus\u00851", "cus\x7f1"):
+        err = crm.error("GetCustomer", pb.GetCustomerRequest(customer_id=bad), crm.admin())
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, repr(bad)
+        assert "customer_id: must not contain whitespace or control characters" in err.details(), repr(bad)
+    # Non-ASCII letters are not whitespace: such an id is merely unknown.
+    err = crm.error("GetCustomer", pb.GetCustomerRequest(customer_id="cus-é1"), crm.admin())
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+
+
 def test_create_is_idempotent_by_request_id_and_lead_id(crm):
     pb = crm.pb
     request = pb.CreateCustomerRequest(request_id="req-once", customer=pb.CustomerInput(name="Once Ltd"),

@@ -30,7 +30,9 @@ extension FieldErrors {
             return value
         }
         if value.count > Limits.identifier { add(field, "at most \(Limits.identifier) characters, got \(value.count)") }
-        if value.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control }) {
+        // Ids are ASCII in practice: check their bytes, and ask Unicode's tables only for the rest.
+        let visibleASCII = value.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+        if !visibleASCII, value.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control }) {
             add(field, "must not contain whitespace or control characters")
         }
         return value
