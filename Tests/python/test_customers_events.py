@@ -177,6 +177,38 @@ def test_focus_lists_key_and_dark_customers_for_the_owners_morning(crm):
     assert crm.call("ListFocus", pb.ListFocusRequest(owner_id=U1), crm.manager("m-b", "team-b")).customers == []
 
 
+def test_a_sweep_that_finds_hundreds_works_through_all_of_them_in_short_transactions(crm):
+    """More silent customers than two of the sweep's batches (200 a transaction): every one is
+    flagged, in id order, and cleared again when the rule changes."""
+    pb = crm.pb
+    template = crm.create(crm.rep(U1), "Bulk Template").customer
+    _to_existing(crm, template.id, crm.rep(U1))
+    record = next(r.record for r in crm.stub.ExportCustomers(pb.ExportCustomersRequest(), metadata=crm.admin(), timeout=10)
+                  if r.record.customer.id == template.id)
+    bulk = [f"cus_bulk_{i:04d}" for i in range(450)]
+    requests = []
+    for i, customer_id in enumerate(bulk):
+        copy = pb.CustomerExportRecord(customer=record.customer)
+        copy.customer.id, copy.customer.name, copy.customer.lead_id = customer_id, f"Bulk Customer {i}", ""
+        requests.append(pb.ImportCustomersRequest(record=copy))
+    imported = crm.stub.ImportCustomers(iter(requests), metadata=crm.admin(), timeout=120)
+    assert (imported.imported, imported.failed) == (len(bulk), 0), [r.message for r in imported.results if r.message][:3]
+
+    crm.suite.clock.advance(days=181)
+    everyone = sorted(bulk + [template.id])
+    assert list(crm.call("RunSweep", pb.RunSweepRequest(dry_run=True), crm.admin()).flagged_customer_ids) == everyone
+    assert list(crm.call("RunSweep", pb.RunSweepRequest(), crm.admin()).flagged_customer_ids) == everyone
+    for customer_id in (everyone[0], everyone[199], everyone[200], everyone[-1]):
+        assert crm.get(customer_id, crm.admin()).churn_risk, customer_id
+    assert list(crm.call("RunSweep", pb.RunSweepRequest(), crm.admin()).flagged_customer_ids) == []
+
+    version = crm.call("GetSettings", pb.GetSettingsRequest(), crm.admin()).settings.version
+    crm.call("UpdateSettings", pb.UpdateSettingsRequest(version=version, churn_risk_after_days=365), crm.admin())
+    cleared = crm.call("RunSweep", pb.RunSweepRequest(), crm.admin())
+    assert list(cleared.cleared_customer_ids) == everyone and list(cleared.flagged_customer_ids) == []
+    assert not any(crm.get(customer_id, crm.admin()).churn_risk for customer_id in (everyone[0], everyone[-1]))
+
+
 def test_churn_sweep_flags_silent_existing_customers_and_activity_clears_it(crm):
     pb, ev, tk = crm.pb, crm.events_pb, crm.tickets_pb
     silent = crm.create(crm.rep(U1), "Silent Existing").customer

@@ -31,7 +31,7 @@ extension CustomerHandler {
         try requireAdmin(caller, "running the churn sweep")
         let now = clock.nowMs()
         let dryRun = request.dryRun
-        let result = try await write { db in try ChurnSweep.run(db, nowMs: now, dryRun: dryRun) }
+        let result = try await ChurnSweep.sweep(nowMs: now, dryRun: dryRun) { try await write($0) }
         return Crm_Customers_V1_RunSweepResponse(flaggedCustomerIds: result.flagged, clearedCustomerIds: result.cleared,
                                                  sweptAtMs: now)
     }

@@ -43,13 +43,10 @@ struct SweepLoop: Sendable {
             var interval = SettingsDefaults.sweepIntervalMs
             do {
                 let now = clock.nowMs()
-                let result = try await store.write { db in
-                    let swept = try ChurnSweep.run(db, nowMs: now, dryRun: false)
-                    return (swept, try SettingsStore.load(db).sweepIntervalMs)
-                }
-                interval = result.1
-                if !result.0.flagged.isEmpty || !result.0.cleared.isEmpty {
-                    logger.info("churn sweep", metadata: ["flagged": "\(result.0.flagged.count)", "cleared": "\(result.0.cleared.count)"])
+                let swept = try await ChurnSweep.sweep(nowMs: now, dryRun: false) { try await store.write($0) }
+                interval = try await store.read { db in try SettingsStore.load(db).sweepIntervalMs }
+                if !swept.flagged.isEmpty || !swept.cleared.isEmpty {
+                    logger.info("churn sweep", metadata: ["flagged": "\(swept.flagged.count)", "cleared": "\(swept.cleared.count)"])
                 }
             } catch {
                 logger.error("churn sweep failed", metadata: ["error": "\(error)"])
