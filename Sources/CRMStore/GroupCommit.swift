@@ -30,16 +30,10 @@ final class GroupCommit: Sendable {
         let list = Mutex<[Completion]>([])
     }
 
-    private struct State {
-        var queue: [Pending] = []
-        var draining = false
-    }
-
-    private let pool: DatabasePool
-    private let state = Mutex(State())
+    private let queue: BatchQueue<Pending>
 
     init(pool: DatabasePool) {
-        self.pool = pool
+        queue = BatchQueue(lanes: 1, maxBatch: Self.maxGroup) { group in await Self.commit(group, in: pool) }
     }
 
     func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
@@ -60,51 +54,32 @@ final class GroupCommit: Sendable {
                     }
                 },
                 fail: { continuation.resume(throwing: $0) })
-            let startDrain = state.withLock { state -> Bool in
-                state.queue.append(pending)
-                defer { state.draining = true }
-                return !state.draining
-            }
-            if startDrain { Task { await self.drain() } }
+            queue.submit(pending)
         }
     }
 
-    /// Runs groups until the queue is empty; one drain at a time, started by the first waiting write.
-    private func drain() async {
-        while let group = nextGroup() {
-            let ran = Completions()
-            do {
-                try await pool.write { db in
-                    for pending in group {
-                        // Some SQLite errors (disk full, I/O) end the whole transaction; nothing
-                        // after them may run outside it.
-                        guard db.isInsideTransaction else {
-                            pending.fail(GroupAborted())
-                            continue
-                        }
-                        if let completion = pending.run(db) { ran.list.withLock { $0.append(completion) } }
+    /// One group: one transaction, a savepoint per write, every caller answered after the commit.
+    private static func commit(_ group: [Pending], in pool: DatabasePool) async {
+        let ran = Completions()
+        do {
+            try await pool.write { db in
+                for pending in group {
+                    // Some SQLite errors (disk full, I/O) end the whole transaction; nothing
+                    // after them may run outside it.
+                    guard db.isInsideTransaction else {
+                        pending.fail(GroupAborted())
+                        continue
                     }
-                    if !db.isInsideTransaction { throw GroupAborted() }
+                    if let completion = pending.run(db) { ran.list.withLock { $0.append(completion) } }
                 }
-            } catch {
-                // Nothing of this group is stored: every write that had succeeded in it fails now.
-                for completion in ran.list.withLock({ $0 }) { completion.fail(error) }
-                continue
+                if !db.isInsideTransaction { throw GroupAborted() }
             }
-            for completion in ran.list.withLock({ $0 }) { completion.succeed() }
+        } catch {
+            // Nothing of this group is stored: every write that had succeeded in it fails now.
+            for completion in ran.list.withLock({ $0 }) { completion.fail(error) }
+            return
         }
-    }
-
-    private func nextGroup() -> [Pending]? {
-        state.withLock { state in
-            guard !state.queue.isEmpty else {
-                state.draining = false
-                return nil
-            }
-            let group = Array(state.queue.prefix(Self.maxGroup))
-            state.queue.removeFirst(group.count)
-            return group
-        }
+        for completion in ran.list.withLock({ $0 }) { completion.succeed() }
     }
 }
 

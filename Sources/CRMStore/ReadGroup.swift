@@ -32,16 +32,10 @@ final class ReadGroup: Sendable {
         }
     }
 
-    private struct State {
-        var queue: [Pending] = []
-        var draining = 0
-    }
-
-    private let pool: DatabasePool
-    private let state = Mutex(State())
+    private let queue: BatchQueue<Pending>
 
     init(pool: DatabasePool) {
-        self.pool = pool
+        queue = BatchQueue(lanes: Self.lanes, maxBatch: Self.maxGroup) { group in await Self.read(group, in: pool) }
     }
 
     func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
@@ -49,38 +43,19 @@ final class ReadGroup: Sendable {
             let pending = Pending(
                 body: { db in continuation.resume(with: Result { try body(db) }) },
                 failure: { continuation.resume(throwing: $0) })
-            let startDrain = state.withLock { state -> Bool in
-                state.queue.append(pending)
-                guard state.draining < Self.lanes else { return false }
-                state.draining += 1
-                return true
-            }
-            if startDrain { Task { await self.drain() } }
+            queue.submit(pending)
         }
     }
 
-    private func drain() async {
-        while let group = nextGroup() {
-            do {
-                try await pool.read { db in
-                    for pending in group { pending.run(db) }
-                }
-            } catch {
-                // The read transaction could not start (or broke): whoever was not answered fails.
-                for pending in group { pending.fail(error) }
+    /// One group: its reads in one read transaction, each answered as soon as its body ran.
+    private static func read(_ group: [Pending], in pool: DatabasePool) async {
+        do {
+            try await pool.read { db in
+                for pending in group { pending.run(db) }
             }
-        }
-    }
-
-    private func nextGroup() -> [Pending]? {
-        state.withLock { state in
-            guard !state.queue.isEmpty else {
-                state.draining -= 1
-                return nil
-            }
-            let group = Array(state.queue.prefix(Self.maxGroup))
-            state.queue.removeFirst(group.count)
-            return group
+        } catch {
+            // The read transaction could not start (or broke): whoever was not answered fails.
+            for pending in group { pending.fail(error) }
         }
     }
 }

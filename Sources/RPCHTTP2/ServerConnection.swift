@@ -129,10 +129,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
 
     private func tearDown() {
         closed = true
-        for stream in streams.values {
-            stream.lingerTimer?.cancel()
-            abandon(stream, RPCError(.cancelled, "connection closed"))
-        }
+        for stream in streams.values { abandon(stream, RPCError(.cancelled, "connection closed")) }
         streams.removeAll()
         if let onClose { self.onClose = nil; onClose() }
     }
@@ -591,9 +588,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
 
 /// The handler side of one stream. Messages that arrived before the handler started are handed
 /// over directly; later ones, and responses, go through the connection's event loop (where the
-/// handler task normally already runs). Small responses
-/// are queued without waiting; every `syncEvery` bytes a write waits for the event loop, which is
-/// where backpressure (HTTP/2 flow control) reaches the handler.
+/// handler task normally already runs). Small responses are queued without waiting; every
+/// `syncEvery` bytes a write waits for the event loop, which is where backpressure (HTTP/2 flow
+/// control) reaches the handler.
 final class ServerStreamIO: RawRequestSource, RawResponseSink {
     let connection: ServerConnectionHandler
     let streamID: Int32
