@@ -56,6 +56,7 @@ let package = Package(
         // MARK: Storage and the runtime every process shares
         .target(name: "CRMStore", dependencies: [
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
         .target(name: "ServiceRuntime", dependencies: [
             "RPCHTTP2", "CRMProto", "CRMStore",

@@ -52,6 +52,34 @@ def cached_store(service: str, rows: int, seed, work: Path) -> Path:
     return copy
 
 
+def keep_in_cache(service: str, rows: int, copy: Path) -> None:
+    """Replaces the cached store with `copy` (after its process stopped), e.g. once its background
+    sweeps have caught up, so later runs start from that state."""
+    import sqlite3
+    db = sqlite3.connect(copy)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    cached = CACHE / f"{service}-{rows}-{schema_key(service)}.sqlite"
+    staged = cached.with_suffix(".staged")
+    shutil.copyfile(copy, staged)
+    staged.replace(cached)
+
+
+def settle_churn_sweep(address: str) -> tuple[int, float]:
+    """Runs crm-customers' churn sweep to completion (RunSweep), as in a store that has been serving for
+    a while: on the seeded book the first sweep on today's clock flags every silent EXISTING customer,
+    some 125,000 rows, and left to the background loop those writes would share the measured core with
+    the reads. Returns (customers flagged, seconds)."""
+    import grpc
+    from crm.customers.v1 import customers_pb2 as pb, customers_pb2_grpc
+    channel = grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 256 << 20)])
+    started = time.monotonic()
+    swept = customers_pb2_grpc.CustomerServiceStub(channel).RunSweep(pb.RunSweepRequest(), metadata=ADMIN,
+                                                                      timeout=1800)
+    channel.close()
+    return len(swept.flagged_customer_ids), time.monotonic() - started
+
+
 IMPORT_LIMIT = 100_000   # above this, seed_customers bulk-loads (see seed_customers_bulk for why)
 
 

@@ -105,7 +105,8 @@ public final class OutboxRelay: Sendable {
         let now = SystemClock().nowMs()
         let rows: [(seq: Int64, attempts: Int, event: Crm_Events_V1_Event)]
         do {
-            rows = try await store.read { db in
+            // Grouped: under load this read runs beside the request handlers' point reads.
+            rows = try await store.readInGroup { db in
                 // Head-of-line order: events reach a consumer in the order they happened, so a
                 // batch is the due prefix of the pending queue; a head waiting on its retry time
                 // holds back everything behind it.
@@ -135,14 +136,14 @@ public final class OutboxRelay: Sendable {
                     let ack = acks[row.event.eventId]
                     switch ack?.status {
                     case .accepted?, .duplicate?:
-                        try db.execute(sql: "UPDATE outbox SET delivered_ms = ?, attempts = attempts + 1 WHERE seq = ?",
-                                       arguments: [now, row.seq])
+                        try db.cachedStatement(sql: "UPDATE outbox SET delivered_ms = ?, attempts = attempts + 1 WHERE seq = ?")
+                            .execute(arguments: [now, row.seq])
                     case .rejected?:
-                        try db.execute(sql: "UPDATE outbox SET parked_reason = ?, attempts = attempts + 1 WHERE seq = ?",
-                                       arguments: [ack?.message ?? "rejected", row.seq])
+                        try db.cachedStatement(sql: "UPDATE outbox SET parked_reason = ?, attempts = attempts + 1 WHERE seq = ?")
+                            .execute(arguments: [ack?.message ?? "rejected", row.seq])
                     default:
-                        try db.execute(sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ? WHERE seq = ?",
-                                       arguments: [now + Self.backoffMs(attempts: row.attempts + 1), row.seq])
+                        try db.cachedStatement(sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ? WHERE seq = ?")
+                            .execute(arguments: [now + Self.backoffMs(attempts: row.attempts + 1), row.seq])
                     }
                 }
             }
@@ -155,8 +156,8 @@ public final class OutboxRelay: Sendable {
             let seqs = rows.map(\.seq)
             try? await store.write { db in
                 for seq in seqs {
-                    try db.execute(sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ? WHERE seq = ?",
-                                   arguments: [next, seq])
+                    try db.cachedStatement(sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ? WHERE seq = ?")
+                        .execute(arguments: [next, seq])
                 }
             }
             return false
@@ -210,8 +211,8 @@ public struct EventSinkService: Crm_Events_V1_EventSinkHandler {
                         return .duplicate
                     }
                     _ = try apply(db, event)
-                    try db.execute(sql: "INSERT INTO inbox (event_id, producer, kind, applied_ms) VALUES (?, ?, ?, ?)",
-                                   arguments: [event.eventId, producer, event.kind.rawValue, now])
+                    try db.cachedStatement(sql: "INSERT INTO inbox (event_id, producer, kind, applied_ms) VALUES (?, ?, ?, ?)")
+                        .execute(arguments: [event.eventId, producer, event.kind.rawValue, now])
                     return .accepted
                 }
                 acks.append(Crm_Events_V1_EventAck(eventId: event.eventId, status: status))

@@ -14,7 +14,7 @@ public struct FieldErrors: Sendable {
     /// Adds "required" when `value` is empty after trimming; returns the trimmed value.
     @discardableResult
     public mutating func require(_ field: String, _ value: String) -> String {
-        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = value.trimmed
         if trimmed.isEmpty { add(field, "required") }
         return trimmed
     }
@@ -30,6 +30,18 @@ public struct FieldErrors: Sendable {
     }
 }
 
+extension String {
+    /// The text without leading and trailing whitespace and newlines, as
+    /// `trimmingCharacters(in: .whitespacesAndNewlines)`; text that starts and ends with a visible ASCII
+    /// character (nearly every input) is returned as is, without Foundation's round trip through NSString.
+    public var trimmed: String {
+        guard let first = utf8.first, let last = utf8.last else { return self }
+        func visibleASCII(_ byte: UInt8) -> Bool { byte < 0x80 && byte != 0x20 && !(0x09...0x0D).contains(byte) }
+        if visibleASCII(first), visibleASCII(last) { return self }
+        return trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
 /// A rule of PRODUCT.md was violated: FAILED_PRECONDITION naming the rule (`R4: …`).
 public func ruleViolation(_ rule: String, _ message: String) -> RPCError {
     RPCError(.failedPrecondition, "\(rule): \(message)")
@@ -39,7 +51,7 @@ public func ruleViolation(_ rule: String, _ message: String) -> RPCError {
 public enum ContactPoint {
     /// Normalises to `+` and digits (7 to 15 digits, E.164's range); nil when it is not a phone number.
     public static func normalizePhone(_ raw: String) -> String? {
-        let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = raw.trimmed
         guard !trimmed.isEmpty else { return nil }
         var digits = ""
         for (i, c) in trimmed.enumerated() {
@@ -54,7 +66,7 @@ public enum ContactPoint {
 
     /// Lower-cases and checks `local@domain.tld`; nil when it is not an email address.
     public static func normalizeEmail(_ raw: String) -> String? {
-        let email = raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        let email = raw.trimmed.lowercased()
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 64, email.count <= 254 else { return nil }
         let domain = parts[1]

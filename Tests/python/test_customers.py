@@ -470,6 +470,11 @@ def test_list_filters(crm):
     assert ids(query="eta") == [b.id]
     assert ids(query="ga") == [c.id]                # 1-2 characters: the name starts with it
     assert ids(query="mm") == []
+    # The name index follows a rename, and an edit that keeps the name keeps it findable.
+    crm.call("UpdateCustomer", pb.UpdateCustomerRequest(customer_id=c.id, version=1, name="Gamma Hammers"), crm.rep(U2))
+    assert ids(query="tools") == [a.id] and ids(query="hammers") == [c.id]
+    crm.call("UpdateCustomer", pb.UpdateCustomerRequest(customer_id=c.id, version=2, notes="renamed"), crm.rep(U2))
+    assert ids(query="hammers") == [c.id]
     assert ids(region="North", owner_id=U2) == [c.id]
     assert ids(sort=pb.CUSTOMER_SORT_NAME, descending=True) == [c.id, b.id, a.id]
     assert ids(team_id="team-a", tag="vip") == [a.id]

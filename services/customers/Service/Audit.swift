@@ -11,15 +11,15 @@ enum Audit {
     static func record(_ db: Database, _ entry: TimelineEntry) throws {
         var entry = entry
         if entry.id.isEmpty { entry.id = RecordID.make("tle", nowMs: entry.atMs) }
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO timeline (id, customer_id, kind, at_ms, actor_id, summary, trigger_kind, source_service, event_id,
                                   lead_id, opportunity_id, ticket_id, follow_up_id, contact_id, from_status, to_status,
                                   from_owner_id, to_owner_id)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [entry.id, entry.customerId, entry.kind.rawValue, entry.atMs, entry.actorId, entry.summary,
-                             entry.trigger.rawValue, entry.sourceService, entry.eventId, entry.leadId, entry.opportunityId,
-                             entry.ticketId, entry.followUpId, entry.contactId, entry.fromStatus.rawValue,
-                             entry.toStatus.rawValue, entry.fromOwnerId, entry.toOwnerId])
+            """).execute(arguments: [entry.id, entry.customerId, entry.kind.rawValue, entry.atMs, entry.actorId, entry.summary,
+                                     entry.trigger.rawValue, entry.sourceService, entry.eventId, entry.leadId, entry.opportunityId,
+                                     entry.ticketId, entry.followUpId, entry.contactId, entry.fromStatus.rawValue,
+                                     entry.toStatus.rawValue, entry.fromOwnerId, entry.toOwnerId])
     }
 
     /// A timeline entry about `customerID` made by `actor` now.
@@ -67,12 +67,12 @@ enum Audit {
 
     /// Stores one lifecycle transition (who/when/why, line 2).
     static func recordTransition(_ db: Database, customerID: String, _ transition: LifecycleTransition) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO lifecycle_transitions (customer_id, from_status, to_status, actor_id, at_ms, reason, trigger_kind, event_id)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [customerID, transition.fromStatus.rawValue, transition.toStatus.rawValue,
-                             transition.actorId, transition.atMs, transition.reason, transition.trigger.rawValue,
-                             transition.eventId])
+            """).execute(arguments: [customerID, transition.fromStatus.rawValue, transition.toStatus.rawValue,
+                                     transition.actorId, transition.atMs, transition.reason, transition.trigger.rawValue,
+                                     transition.eventId])
     }
 
     static func transitions(_ db: Database, customerID: String) throws -> [LifecycleTransition] {

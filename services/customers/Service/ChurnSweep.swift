@@ -15,53 +15,69 @@ enum ChurnSweep {
     /// sweep after importing a large book must not hold the store's write lock for seconds.
     static let batchSize = 200
 
-    /// A whole sweep as a series of short write transactions; a dry run reads once. `write` runs
-    /// one transaction.
+    /// A whole sweep as a series of short write transactions, each batch continuing after the last
+    /// id of the one before (so the sweep reads each candidate once, however many batches it takes);
+    /// a dry run reads once. `write` runs one transaction.
     static func sweep(nowMs: Int64, dryRun: Bool,
                       write: (@escaping @Sendable (Database) throws -> Result) async throws -> Result) async throws -> Result {
         if dryRun { return try await write { db in try run(db, nowMs: nowMs, dryRun: true) } }
         var total = Result()
-        var previous: Result?
-        while true {
-            let batch = try await write { db in try run(db, nowMs: nowMs, dryRun: false, limit: batchSize) }
-            // A batch that changed nothing comes back the same: stop rather than spin.
-            if let previous, batch.flagged == previous.flagged, batch.cleared == previous.cleared { return total }
+        // nil once that side of the sweep has found everything.
+        var flagAfter: String? = "", clearAfter: String? = ""
+        while flagAfter != nil || clearAfter != nil {
+            let cursor = Cursor(flagAfter: flagAfter, clearAfter: clearAfter)
+            let batch = try await write { db in try run(db, nowMs: nowMs, dryRun: false, limit: batchSize, cursor: cursor) }
             total.flagged += batch.flagged
             total.cleared += batch.cleared
-            if batch.flagged.count < batchSize, batch.cleared.count < batchSize { return total }
-            previous = batch
+            flagAfter = batch.flagged.count < batchSize ? nil : batch.flagged.last
+            clearAfter = batch.cleared.count < batchSize ? nil : batch.cleared.last
         }
+        return total
     }
 
-    /// One sweep (of at most `limit` flags and `limit` clears; -1 for all) in the caller's
-    /// transaction; `dryRun` computes without writing.
-    static func run(_ db: Database, nowMs: Int64, dryRun: Bool, limit: Int = -1) throws -> Result {
+    /// Where a batch starts: after these ids; nil skips that side.
+    struct Cursor: Sendable {
+        var flagAfter: String? = ""
+        var clearAfter: String? = ""
+    }
+
+    /// Candidates for a flag: EXISTING, not yet flagged, not archived, no open ticket. The partial index
+    /// `customers_churn_candidates` holds exactly these rows, in id order with their last activity.
+    static let candidates = """
+        lifecycle_status = \(LifecycleStatus.existing.rawValue) AND churn_risk = 0 AND archived = 0 AND open_ticket_count = 0
+        """
+
+    /// One sweep (of at most `limit` flags and `limit` clears after `cursor`; -1 for all) in the
+    /// caller's transaction; `dryRun` computes without writing.
+    static func run(_ db: Database, nowMs: Int64, dryRun: Bool, limit: Int = -1, cursor: Cursor = Cursor()) throws -> Result {
         let settings = try SettingsStore.load(db)
         let threshold = nowMs - Int64(settings.churnRiskAfterDays) * Millis.day
         var result = Result()
-        result.flagged = try String.fetchAll(db, sql: """
-            SELECT id FROM customers
-            WHERE lifecycle_status = ? AND last_activity_at_ms <= ? AND churn_risk = 0 AND archived = 0
-              AND open_ticket_count = 0
-            ORDER BY id LIMIT ?
-            """, arguments: [LifecycleStatus.existing.rawValue, threshold, limit])
-        result.cleared = try String.fetchAll(db, sql: """
-            SELECT id FROM customers
-            WHERE churn_risk = 1
-              AND (lifecycle_status != ? OR last_activity_at_ms > ? OR archived = 1 OR open_ticket_count > 0)
-            ORDER BY id LIMIT ?
-            """, arguments: [LifecycleStatus.existing.rawValue, threshold, limit])
+        if let after = cursor.flagAfter {
+            result.flagged = try String.fetchAll(db.cachedStatement(sql: """
+                SELECT id FROM customers INDEXED BY customers_churn_candidates
+                WHERE \(candidates) AND last_activity_at_ms <= ? AND id > ?
+                ORDER BY id LIMIT ?
+                """), arguments: [threshold, after, limit])
+        }
+        if let after = cursor.clearAfter {
+            result.cleared = try String.fetchAll(db.cachedStatement(sql: """
+                SELECT id FROM customers INDEXED BY customers_churn_flagged
+                WHERE churn_risk = 1 AND id > ?
+                  AND (lifecycle_status != ? OR last_activity_at_ms > ? OR archived = 1 OR open_ticket_count > 0)
+                ORDER BY id LIMIT ?
+                """), arguments: [after, LifecycleStatus.existing.rawValue, threshold, limit])
+        }
         guard !dryRun else { return result }
         let days = settings.churnRiskAfterDays
         for id in result.flagged {
-            guard var stored = try StoredCustomer.load(db, id: id) else { continue }
-            stored.customer.churnRisk = true
-            stored.customer.churnRiskSinceMs = nowMs
-            stored.customer.version += 1
-            stored.customer.updatedAtMs = nowMs
+            // Only the flag's columns: a whole-row save would rewrite every index of the row.
+            try db.cachedStatement(sql: """
+                UPDATE customers SET churn_risk = 1, churn_risk_since_ms = ?, version = version + 1, updated_at_ms = ?
+                WHERE id = ?
+                """).execute(arguments: [nowMs, nowMs, id])
             try Audit.record(db, Audit.entry(.churnRiskFlagged, customerID: id, actor: Access.systemUser, atMs: nowMs,
                                              summary: "No activity and no open ticket for \(days) days", trigger: .sweep))
-            try stored.save(db)
         }
         for id in result.cleared {
             guard var stored = try StoredCustomer.load(db, id: id) else { continue }

@@ -1,4 +1,5 @@
 import CRMProto
+import CRMStore
 import Foundation
 import GRDB
 
@@ -43,9 +44,9 @@ struct StoredCustomer: Sendable {
     }
 
     /// Reads a row selected with `selection` (column positions, not names).
-    init(row: Row) {
-        func text(_ column: Column) -> String { row[column.rawValue] }
-        func int(_ column: Column) -> Int64 { row[column.rawValue] }
+    init(row: some ColumnReader) {
+        func text(_ column: Column) -> String { row.text(column.rawValue) }
+        func int(_ column: Column) -> Int64 { row.int64(column.rawValue) }
         func int32(_ column: Column) -> Int32 { Int32(truncatingIfNeeded: int(column)) }
         var c = Customer()
         c.id = text(.id)
@@ -102,21 +103,23 @@ struct StoredCustomer: Sendable {
         ]
     }
 
+    private static let insertSQL =
+        "INSERT INTO customers (\(selection)) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
+    private static let updateSQL =
+        "UPDATE customers SET \(columns.dropFirst().map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?"
+
     /// Inserts a new row, with its tag and collaborator index rows.
     func insert(_ db: Database) throws {
-        let placeholders = Array(repeating: "?", count: Self.columns.count).joined(separator: ", ")
-        try db.execute(sql: "INSERT INTO customers (\(Self.columns.joined(separator: ", "))) VALUES (\(placeholders))",
-                       arguments: StatementArguments(values))
+        try db.cachedStatement(sql: Self.insertSQL).execute(arguments: StatementArguments(values))
         try syncTags(db)
         try syncCollaborators(db)
     }
 
     /// Writes every column back (the handler already checked the version inside this transaction).
     func save(_ db: Database) throws {
-        let assignments = Self.columns.dropFirst().map { "\($0) = ?" }.joined(separator: ", ")
         var arguments = Array(values.dropFirst())
         arguments.append(customer.id)
-        try db.execute(sql: "UPDATE customers SET \(assignments) WHERE id = ?", arguments: StatementArguments(arguments))
+        try db.cachedStatement(sql: Self.updateSQL).execute(arguments: StatementArguments(arguments))
     }
 
     /// Rewrites the tag index rows that the `tag` list filter uses.
@@ -136,9 +139,10 @@ struct StoredCustomer: Sendable {
         }
     }
 
+    private static let selectByID = "SELECT \(selection) FROM customers WHERE id = ?"
+
     static func load(_ db: Database, id: String) throws -> StoredCustomer? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(selection) FROM customers WHERE id = ?"), arguments: [id])
-            .map(StoredCustomer.init(row:))
+        try db.cachedStatement(sql: selectByID).fetchFirst(arguments: [id]) { StoredCustomer(row: $0) }
     }
 
     static func load(_ db: Database, leadID: String) throws -> StoredCustomer? {
@@ -156,7 +160,7 @@ enum ListColumn {
     static func encode(_ values: [String]) -> String { values.joined(separator: separator) }
 
     static func decode(_ text: String) -> [String] {
-        text.isEmpty ? [] : text.components(separatedBy: separator)
+        text.isEmpty ? [] : text.split(separator: "\u{1F}", omittingEmptySubsequences: false).map(String.init)
     }
 }
 

@@ -8,10 +8,9 @@ import ServiceRuntime
 /// version for optimistic concurrency.
 enum AssignmentRules {
     static func load(_ db: Database) throws -> (rules: [Crm_Leads_V1_AssignmentRule], version: Int64) {
-        let rules = try Row.fetchAll(db, sql: "SELECT rule FROM assignment_rules ORDER BY position").map { row in
-            try Crm_Leads_V1_AssignmentRule(serializedBytes: Array(row["rule"] as Data))
-        }
-        let version = try Int64.fetchOne(db, sql: "SELECT version FROM rule_set WHERE id = 1") ?? 1
+        let rules = try Row.fetchAll(db.cachedStatement(sql: "SELECT rule FROM assignment_rules ORDER BY position"))
+            .map { row in try Crm_Leads_V1_AssignmentRule(serializedBytes: Array(row["rule"] as Data)) }
+        let version = try Int64.fetchOne(db.cachedStatement(sql: "SELECT version FROM rule_set WHERE id = 1")) ?? 1
         return (rules, version)
     }
 

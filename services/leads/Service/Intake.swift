@@ -27,7 +27,7 @@ struct FieldProblems: Error, Sendable {
 
     /// Trimmed text; "required" when empty; length-limited.
     mutating func text(_ field: String, _ value: String, required: Bool = false, max: Int) -> String {
-        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = value.trimmed
         if required && trimmed.isEmpty { add(field, "required") }
         if trimmed.count > max { add(field, "at most \(max) characters, got \(trimmed.count)") }
         return trimmed
@@ -75,8 +75,8 @@ enum IntakeValidation {
         let sourceDetail = problems.text("source_detail", input.sourceDetail, max: 200)
         let scenario = problems.text("scenario", input.scenario, required: true, max: 4000)
         let contactName = problems.text("contact_name", input.contactName, required: true, max: 200)
-        let rawPhone = input.phone.trimmingCharacters(in: .whitespacesAndNewlines)
-        let rawEmail = input.email.trimmingCharacters(in: .whitespacesAndNewlines)
+        let rawPhone = input.phone.trimmed
+        let rawEmail = input.email.trimmed
         var phone = "", email = ""
         if rawPhone.isEmpty && rawEmail.isEmpty {
             problems.add("phone", "required when email is empty (R1: a contact method)")
@@ -123,7 +123,7 @@ enum IntakeValidation {
     /// The routing a create asks for. OWNER routing is for managers and admins (PERMISSION_DENIED).
     static func route(_ routing: Crm_Leads_V1_IntakeRouting, ownerID: String, caller: Caller,
                       problems: inout FieldProblems) throws -> IntakeRoute {
-        let owner = ownerID.trimmingCharacters(in: .whitespacesAndNewlines)
+        let owner = ownerID.trimmed
         switch routing {
         case .unspecified, .rules, .pool, .caller:
             if !owner.isEmpty { problems.add("owner_id", "only with INTAKE_ROUTING_OWNER") }

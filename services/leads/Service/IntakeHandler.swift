@@ -10,9 +10,9 @@ extension LeadHandler {
         -> Crm_Leads_V1_CreateLeadResponse {
         try await guarded {
             let caller = try caller(context)
-            let settings = try await store.read { db in try LeadSettingsValues.load(db) }
+            let (settings, rules) = try await intakeConfiguration()
             let prepared = try Self.prepare(request, caller: caller, settings: settings)
-            let inputs = try await routingInputs(for: [prepared])
+            let inputs = try await routingInputs(for: [prepared], rules: rules)
             let now = clock.nowMs()
             // Web forms post leads concurrently: they share commits (group commit).
             let response = try await store.writeInGroup { db in
@@ -62,7 +62,7 @@ extension LeadHandler {
         if rows.count > Self.maxBulkRows {
             throw RPCError(.resourceExhausted, "rows: at most \(Self.maxBulkRows) per call, got \(rows.count)")
         }
-        let settings = try await store.read { db in try LeadSettingsValues.load(db) }
+        let (settings, rules) = try await intakeConfiguration()
         var results = rows.map { row in
             Crm_Leads_V1_LeadRowResult(rowNumber: row.rowNumber, requestId: row.requestId)
         }
@@ -81,7 +81,7 @@ extension LeadHandler {
                 results[index].message = error.description
             }
         }
-        let inputs = try await routingInputs(for: prepared.map(\.intake))
+        let inputs = try await routingInputs(for: prepared.map(\.intake), rules: rules)
         if dryRun {
             try await dryRunRows(prepared, into: &results, inputs: inputs)
         } else {

@@ -94,16 +94,16 @@ struct RepurchaseIntake: Sendable {
             request.ownerId = owner
         }
         let caller = Self.systemCaller
-        let settings = try await handler.store.read { db in try LeadSettingsValues.load(db) }
+        let (settings, rules) = try await handler.intakeConfiguration()
         var prepared = try LeadHandler.prepare(request, caller: caller, settings: settings)
-        var inputs = try await handler.routingInputs(for: [prepared])
+        var inputs = try await handler.routingInputs(for: [prepared], rules: rules)
         if case .owner(let id) = prepared.route,
            (try? LeadHandler.availableUser(id, inputs: inputs, now: handler.clock.nowMs(), field: "owner_id")) == nil {
             // The ticket owner cannot take it now: let the rules decide.
             prepared.route = .rules
             prepared.request.routing = .rules
             prepared.request.ownerId = ""
-            inputs = try await handler.routingInputs(for: [prepared])
+            inputs = try await handler.routingInputs(for: [prepared], rules: rules)
         }
         let now = handler.clock.nowMs()
         let ready = prepared, routing = inputs

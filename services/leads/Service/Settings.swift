@@ -19,7 +19,7 @@ struct LeadSettingsValues: Sendable, Equatable {
         claimCap: 20, defaultPhoneRegion: "", sweepIntervalMs: Millis.minute)
 
     static func load(_ db: Database) throws -> LeadSettingsValues {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM settings WHERE id = 1") else { return .defaults }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM settings WHERE id = 1")) else { return .defaults }
         return LeadSettingsValues(
             version: row["version"], activationWindowMs: row["activation_window_ms"],
             warningBeforeMs: row["warning_before_ms"], claimCap: row["claim_cap"],
