@@ -3,9 +3,13 @@ import NIOPosix
 import RPCCore
 import Synchronization
 
-/// A client channel to one `host:port`: one multiplexed HTTP/2 connection, re-established on
+/// A client channel to one `host:port`: multiplexed HTTP/2 connections, re-established on
 /// demand with exponential backoff. While a reconnect is backing off, calls fail fast with
 /// UNAVAILABLE instead of piling up, which is what a gateway in front of a dead service needs.
+///
+/// A call made from an event loop (a server's handler runs on its connection's loop) uses a
+/// connection on that same loop, so a forwarded call never crosses threads: each of its steps
+/// (start, send, receive, metadata) runs inline. Other callers share connections on `group`.
 public final class HTTP2Channel: RPCChannel, Sendable {
     public let host: String
     public let port: Int
@@ -14,8 +18,9 @@ public final class HTTP2Channel: RPCChannel, Sendable {
     private let state = Mutex(State())
 
     struct State {
-        var connection: ClientConnectionHandler?
-        var connecting: Task<ClientConnectionHandler, any Error>?
+        /// By the event loop they run on.
+        var connections: [ObjectIdentifier: ClientConnectionHandler] = [:]
+        var connecting: [ObjectIdentifier: Task<ClientConnectionHandler, any Error>] = [:]
         var nextAttempt: ContinuousClock.Instant?
         var backoff: Duration = .milliseconds(100)
         var lastError = ""
@@ -46,37 +51,45 @@ public final class HTTP2Channel: RPCChannel, Sendable {
 
     public func makeCall(path: String, options: CallOptions) async throws -> any RPCClientCall {
         let connection = try await readyConnection()
-        let id = try await connection.eventLoop.submit {
-            try connection.startCall(path: path, options: options)
-        }.get()
+        let id = connection.eventLoop.inEventLoop
+            ? try connection.startCall(path: path, options: options)
+            : try await connection.eventLoop.submit { try connection.startCall(path: path, options: options) }.get()
         return HTTP2ClientCall(connection: connection, streamID: id)
     }
 
+    private enum Readiness {
+        case ready(ClientConnectionHandler)
+        case connecting(Task<ClientConnectionHandler, any Error>)
+    }
+
     private func readyConnection() async throws -> ClientConnectionHandler {
-        let task: Task<ClientConnectionHandler, any Error> = try state.withLock { state in
+        let eventLoop = MultiThreadedEventLoopGroup.currentEventLoop ?? group.next()
+        let key = ObjectIdentifier(eventLoop)
+        let readiness: Readiness = try state.withLock { state in
             if state.closed { throw RPCError(.unavailable, "channel to \(host):\(port) is closed") }
-            if let connection = state.connection, connection.isUsable {
-                return Task { connection }
-            }
-            state.connection = nil
-            if let connecting = state.connecting { return connecting }
+            if let connection = state.connections[key], connection.isUsable { return .ready(connection) }
+            state.connections[key] = nil
+            if let connecting = state.connecting[key] { return .connecting(connecting) }
             if let next = state.nextAttempt, ContinuousClock.now < next {
                 throw RPCError(.unavailable, "\(host):\(port) is unreachable (\(state.lastError)); retrying in \(next - .now)")
             }
-            let connecting = Task { try await self.connect() }
-            state.connecting = connecting
-            return connecting
+            let connecting = Task { try await self.connect(on: eventLoop) }
+            state.connecting[key] = connecting
+            return .connecting(connecting)
         }
-        return try await task.value
+        switch readiness {
+        case .ready(let connection): return connection
+        case .connecting(let task): return try await task.value
+        }
     }
 
-    private func connect() async throws -> ClientConnectionHandler {
+    private func connect(on eventLoop: any EventLoop) async throws -> ClientConnectionHandler {
         let authority = "\(host):\(port)"
         let maxSize = maxReceiveMessageSize
+        let key = ObjectIdentifier(eventLoop)
         do {
             // The handler must be in the pipeline before the socket connects, or the server's
             // first SETTINGS frame could arrive with nobody to read it.
-            let eventLoop = group.next()
             let handler = ClientConnectionHandler(eventLoop: eventLoop, authority: authority, maxReceiveMessageSize: maxSize)
             _ = try await ClientBootstrap(group: eventLoop)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -90,8 +103,8 @@ public final class HTTP2Channel: RPCChannel, Sendable {
                 handler.onUnusable = { [weak self] in self?.dropConnection(id) }
             }.get()
             state.withLock { state in
-                state.connection = handler
-                state.connecting = nil
+                state.connections[key] = handler
+                state.connecting[key] = nil
                 state.nextAttempt = nil
                 state.backoff = .milliseconds(100)
             }
@@ -99,7 +112,7 @@ public final class HTTP2Channel: RPCChannel, Sendable {
         } catch {
             let message = "connect to \(authority) failed: \(error)"
             state.withLock { state in
-                state.connecting = nil
+                state.connecting[key] = nil
                 state.lastError = "\(error)"
                 let jitter = Double.random(in: 0.8...1.2)
                 state.nextAttempt = .now + state.backoff * jitter
@@ -111,24 +124,27 @@ public final class HTTP2Channel: RPCChannel, Sendable {
 
     private func dropConnection(_ id: ObjectIdentifier) {
         state.withLock { state in
-            if let connection = state.connection, ObjectIdentifier(connection) == id { state.connection = nil }
+            if let (key, _) = state.connections.first(where: { ObjectIdentifier($0.value) == id }) {
+                state.connections[key] = nil
+            }
         }
     }
 
-    /// Closes the connection; calls in flight fail with UNAVAILABLE.
+    /// Closes the connections; calls in flight fail with UNAVAILABLE.
     public func close() async {
-        let connection = state.withLock { state -> ClientConnectionHandler? in
+        let connections = state.withLock { state -> [ClientConnectionHandler] in
             state.closed = true
-            defer { state.connection = nil }
-            return state.connection
+            defer { state.connections = [:] }
+            return Array(state.connections.values)
         }
-        if let connection {
+        for connection in connections {
             connection.eventLoop.execute { connection.close(reason: "channel closed") }
         }
     }
 }
 
-/// One call on an ``HTTP2Channel``; every operation hops to the connection's event loop.
+/// One call on an ``HTTP2Channel``. Every operation runs on the connection's event loop: inline when
+/// the caller is already there, otherwise as a task sent to it (in order, so steps never overtake).
 final class HTTP2ClientCall: RPCClientCall {
     let connection: ClientConnectionHandler
     let streamID: Int32
@@ -140,47 +156,53 @@ final class HTTP2ClientCall: RPCClientCall {
 
     deinit {
         let connection = connection, id = streamID
-        connection.eventLoop.execute { connection.release(id) }
+        Self.onLoop(connection) { connection.release(id) }
     }
+
+    private static func onLoop(_ connection: ClientConnectionHandler, _ body: @escaping @Sendable () -> Void) {
+        if connection.eventLoop.inEventLoop { body() } else { connection.eventLoop.execute(body) }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable () -> Void) { Self.onLoop(connection, body) }
 
     func send(_ message: [UInt8]) async throws {
         try await withCheckedThrowingContinuation { continuation in
-            connection.eventLoop.execute { self.connection.send(self.streamID, message, continuation) }
+            onLoop { self.connection.send(self.streamID, message, continuation) }
         }
     }
 
-    /// One hop for the whole request: a single message is never held back by flow control for
+    /// One step for the whole request: a single message is never held back by flow control for
     /// long, so there is nothing to wait for.
     func sendLast(_ message: [UInt8]) async throws {
-        connection.eventLoop.execute {
+        onLoop {
             self.connection.send(self.streamID, message, nil)
             self.connection.finishSending(self.streamID)
         }
     }
 
     func finishSending() async throws {
-        connection.eventLoop.execute { self.connection.finishSending(self.streamID) }
+        onLoop { self.connection.finishSending(self.streamID) }
     }
 
     func receive() async throws -> [UInt8]? {
         try await withCheckedThrowingContinuation { continuation in
-            connection.eventLoop.execute { self.connection.receive(self.streamID, continuation) }
+            onLoop { self.connection.receive(self.streamID, continuation) }
         }
     }
 
     func initialMetadata() async throws -> Metadata {
         try await withCheckedThrowingContinuation { continuation in
-            connection.eventLoop.execute { self.connection.initialMetadata(self.streamID, continuation) }
+            onLoop { self.connection.initialMetadata(self.streamID, continuation) }
         }
     }
 
     func trailingMetadata() async -> Metadata {
         await withCheckedContinuation { continuation in
-            connection.eventLoop.execute { self.connection.trailingMetadata(self.streamID, continuation) }
+            onLoop { self.connection.trailingMetadata(self.streamID, continuation) }
         }
     }
 
     func cancel() {
-        connection.eventLoop.execute { self.connection.cancel(self.streamID) }
+        onLoop { self.connection.cancel(self.streamID) }
     }
 }

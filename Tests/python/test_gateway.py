@@ -279,7 +279,8 @@ def test_pass_through_forwards_identity_metadata_status_and_trailers(gw, suite):
         assert trailers["x-fake-error"] == "e1" and trailers["x-fake-error-bin"] == b"\x00\x01"
 
         # Unknown packages are not routed; the events package stays internal.
-        for path in ("/crm.nope.v1.X/Y", "/crm.events.v1.EventSink/Deliver"):
+        for path in ("/crm.nope.v1.X/Y", "/crm.events.v1.EventSink/Deliver", "/crm.tickets.v1./Fail",
+                     "/crm.tickets.v1.Ticket.Service/Fail", "/crm.tickets.v2.TicketService/Fail", "/crm.tickets/Fail"):
             error = code_of(lambda: raw(channel, path)(b"", metadata=jo.md(), timeout=T))
             assert error.code() == grpc.StatusCode.UNIMPLEMENTED
     finally:

@@ -36,10 +36,16 @@ enum BackendID: String, CaseIterable, Sendable {
     /// crm.events.v1, which is service-to-service only, and the gateway's own package).
     static func owning(path: String) -> BackendID? {
         guard let (service, _) = Router.split(path) else { return nil }
-        let parts = service.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "crm", parts[2] == "v1", !parts[3].isEmpty else { return nil }
-        return BackendID(rawValue: String(parts[1]))
+        // Byte prefixes, not a split into strings: this runs on every forwarded call.
+        let bytes = service.utf8
+        for (prefix, backend) in packagePrefixes where bytes.starts(with: prefix.utf8) {
+            let name = bytes.dropFirst(prefix.utf8.count)
+            return !name.isEmpty && !name.contains(UInt8(ascii: ".")) ? backend : nil
+        }
+        return nil
     }
+
+    private static let packagePrefixes = allCases.map { ("crm.\($0.rawValue).v1.", $0) }
 }
 
 /// Channels to the backends and what the gateway last saw of their health.
