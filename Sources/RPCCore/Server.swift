@@ -53,6 +53,14 @@ public final class ServerContext: Sendable {
 public protocol RawRequestSource: Sendable {
     /// The next message's bytes, nil once the client half-closed. Throws if the stream broke.
     func next() async throws -> [UInt8]?
+    /// Every request message at once, if the client has already half-closed and none was taken yet
+    /// (nearly every unary call); nil otherwise, and then `next()` is the way. Lets a forwarder send
+    /// a complete request without a task of its own to pump it.
+    func takeAllIfComplete() -> [[UInt8]]?
+}
+
+extension RawRequestSource {
+    public func takeAllIfComplete() -> [[UInt8]]? { nil }
 }
 
 /// Where a handler's response messages go (the transport implements it).

@@ -85,6 +85,7 @@ private final class SingleMessageSource: RawRequestSource {
     private let remaining: Mutex<[UInt8]?>
     init(message: [UInt8]) { remaining = Mutex(message) }
     func next() async throws -> [UInt8]? { remaining.withLock { value in defer { value = nil }; return value } }
+    func takeAllIfComplete() -> [[UInt8]]? { remaining.withLock { value in defer { value = nil }; return value.map { [$0] } ?? [] } }
 }
 
 private final class CollectingSink: RawResponseSink {

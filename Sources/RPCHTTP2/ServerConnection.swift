@@ -625,6 +625,14 @@ final class ServerStreamIO: RawRequestSource, RawResponseSink {
         }
     }
 
+    func takeAllIfComplete() -> [[UInt8]]? {
+        local.withLock { state in
+            guard state.ended else { return nil }
+            defer { state.prefetched = [] }
+            return state.prefetched.reversed()
+        }
+    }
+
     func write(_ message: [UInt8]) async throws {
         try Task.checkCancellation()
         let mustSync = local.withLock { state -> Bool in

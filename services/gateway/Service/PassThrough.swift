@@ -51,18 +51,30 @@ struct PassThrough: Sendable {
         }
         backends.markReachable(backend)
 
-        // Requests flow in their own task: in streaming calls the backend may answer (or fail)
-        // while the client is still sending. It ends when the client half-closes, or when the
-        // call is over (the transport then fails its pending read).
-        let upstream = Task {
-            do {
-                while let message = try await source.next() { try await call.send(message) }
-                try await call.finishSending()
-            } catch {
-                call.cancel()
+        // A request the client already sent whole, of at most one message (every unary call), goes
+        // out in one step: sendLast never waits on flow control. Otherwise requests flow in their
+        // own task: in streaming calls the backend may answer (or fail) while the client is still
+        // sending. It ends when the client half-closes, or when the call is over (the transport
+        // then fails its pending read).
+        var upstream: Task<Void, Never>?
+        let whole = source.takeAllIfComplete()
+        if let whole, whole.count <= 1 {
+            if let message = whole.first { try await call.sendLast(message) } else { try await call.finishSending() }
+        } else {
+            upstream = Task {
+                do {
+                    if let whole {
+                        for message in whole { try await call.send(message) }
+                    } else {
+                        while let message = try await source.next() { try await call.send(message) }
+                    }
+                    try await call.finishSending()
+                } catch {
+                    call.cancel()
+                }
             }
         }
-        defer { upstream.cancel() }
+        defer { upstream?.cancel() }
 
         try await withTaskCancellationHandler {
             var headersForwarded = false
