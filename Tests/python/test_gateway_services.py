@@ -112,15 +112,18 @@ def test_customer_overview_with_tickets_stopped_names_the_missing_part(crm):
         customer_id=customer.id, title="Calibrate the line", details="Yearly calibration",
         due_ms=suite.clock.now_ms + 86_400_000), metadata=ann.md(), timeout=T).ticket
 
-    # The ticket reaches crm-customers as an event (open_ticket_count, timeline): wait until it has,
-    # so nothing changes between the two views but the stopped backend.
+    # The ticket reaches crm-customers as an event (open_ticket_count, timeline): wait until both show
+    # it, so nothing changes between the two views but the stopped backend. The overview reads the
+    # customer and its timeline in separate calls, so one view can catch the event between them.
     deadline = time.time() + 15
     while True:
         before = crm["gw"].CustomerOverview(gpb.CustomerOverviewRequest(customer_id=customer.id), metadata=ann.md(), timeout=T)
-        if before.customer.open_ticket_count == 1 or time.time() > deadline:
+        settled = before.customer.open_ticket_count == 1 and any(e.ticket_id == ticket.id for e in before.timeline)
+        if settled or time.time() > deadline:
             break
         time.sleep(0.05)
     assert before.customer.open_ticket_count == 1
+    assert any(e.ticket_id == ticket.id for e in before.timeline)
     assert before.customer.id == customer.id
     assert [t.id for t in before.open_tickets] == [ticket.id]
     assert not [e for e in before.errors if e.backend == gpb.BACKEND_TICKETS]
