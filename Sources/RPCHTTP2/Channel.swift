@@ -156,14 +156,10 @@ final class HTTP2ClientCall: RPCClientCall {
 
     deinit {
         let connection = connection, id = streamID
-        Self.onLoop(connection) { connection.release(id) }
+        connection.eventLoop.runOnLoop { connection.release(id) }
     }
 
-    private static func onLoop(_ connection: ClientConnectionHandler, _ body: @escaping @Sendable () -> Void) {
-        if connection.eventLoop.inEventLoop { body() } else { connection.eventLoop.execute(body) }
-    }
-
-    private func onLoop(_ body: @escaping @Sendable () -> Void) { Self.onLoop(connection, body) }
+    private func onLoop(_ body: @escaping @Sendable () -> Void) { connection.eventLoop.runOnLoop(body) }
 
     func send(_ message: [UInt8]) async throws {
         try await withCheckedThrowingContinuation { continuation in

@@ -78,10 +78,6 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
     /// Where handler tasks run: this connection's event loop.
     let handlerExecutor: EventLoopTaskExecutor
 
-    /// Runs `body` on the event loop: at once when already there (a handler task is), else queued.
-    func onLoop(_ body: @escaping @Sendable () -> Void) {
-        if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
-    }
 
     // MARK: Channel events
 
@@ -374,7 +370,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
         let id = stream.id
         stream.task = Task(executorPreference: handlerExecutor) {
             let response = await handler(request)
-            self.onLoop {
+            self.eventLoop.runOnLoop {
                 guard let stream = self.streams[id] else { return }
                 self.answerPlain(stream, response)
                 self.flushNow()
@@ -620,7 +616,7 @@ final class ServerStreamIO: RawRequestSource, RawResponseSink {
         case .end: return nil
         case .remote:
             return try await withCheckedThrowingContinuation { continuation in
-                connection.onLoop { self.connection.takeMessage(self.streamID, continuation) }
+                connection.eventLoop.runOnLoop { self.connection.takeMessage(self.streamID, continuation) }
             }
         }
     }
@@ -643,15 +639,15 @@ final class ServerStreamIO: RawRequestSource, RawResponseSink {
         }
         if mustSync {
             try await withCheckedThrowingContinuation { continuation in
-                connection.onLoop { self.connection.writeMessage(self.streamID, message, continuation) }
+                connection.eventLoop.runOnLoop { self.connection.writeMessage(self.streamID, message, continuation) }
             }
         } else {
-            connection.onLoop { self.connection.writeMessage(self.streamID, message, nil) }
+            connection.eventLoop.runOnLoop { self.connection.writeMessage(self.streamID, message, nil) }
         }
     }
 
     func finish(_ failure: RPCError?) {
-        connection.onLoop { self.connection.finish(self.streamID, failure) }
+        connection.eventLoop.runOnLoop { self.connection.finish(self.streamID, failure) }
     }
 }
 

@@ -32,10 +32,9 @@ enum BackendID: String, CaseIterable, Sendable {
         }
     }
 
-    /// The backend owning `/crm.<name>.v1.<Service>/<Method>`; nil for any other path (including
-    /// crm.events.v1, which is service-to-service only, and the gateway's own package).
-    static func owning(path: String) -> BackendID? {
-        guard let (service, _) = Router.split(path) else { return nil }
+    /// The backend owning service `crm.<name>.v1.<Service>` (of a path's `Router.split`); nil for any
+    /// other service (including crm.events.v1, which is service-to-service only, and the gateway's own).
+    static func owning(service: Substring) -> BackendID? {
         // Byte prefixes, not a split into strings: this runs on every forwarded call.
         let bytes = service.utf8
         for (prefix, backend) in packagePrefixes where bytes.starts(with: prefix.utf8) {

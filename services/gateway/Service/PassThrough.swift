@@ -14,7 +14,7 @@ struct PassThrough: Sendable {
 
     /// `Router.fallback`: a method for paths of services the gateway does not host itself.
     func method(for path: String) -> RPCMethod? {
-        guard let backend = BackendID.owning(path: path), let (_, method) = Router.split(path) else { return nil }
+        guard let (service, method) = Router.split(path), let backend = BackendID.owning(service: service) else { return nil }
         let name = String(method)
         return identities.scoped(RPCMethod(name: name, kind: .bidirectional) { source, sink, context in
             try await forward(to: backend, path: path, source: source, sink: sink, context: context)
