@@ -39,7 +39,7 @@ public final class Store: Sendable {
     public let pool: DatabasePool
     public let migrations: [Migration]
     private let group: GroupCommit
-    private let readGroup: ReadGroup
+    private let threadReaders: ThreadReaders
 
     /// Opens (creating if needed) the store at `path` and migrates it to the latest version.
     public init(path: String, migrations: [Migration], migrate: Bool = true) throws {
@@ -49,7 +49,7 @@ public final class Store: Sendable {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
+        configuration.busyMode = .timeout(Self.busyTimeout)
         configuration.prepareDatabase { db in
             // In WAL mode NORMAL survives any process crash; only an OS crash can lose the last commits.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
@@ -59,7 +59,7 @@ public final class Store: Sendable {
         self.migrations = migrations
         pool = try DatabasePool(path: path, configuration: configuration)
         group = GroupCommit(pool: pool)
-        readGroup = ReadGroup(pool: pool)
+        threadReaders = ThreadReaders(path: path, busyTimeout: Self.busyTimeout)
         try refuseIfNewer()
         if migrate { try self.migrate() }
     }
@@ -111,10 +111,10 @@ public final class Store: Sendable {
         try await pool.read(body)
     }
 
-    /// Like `read`, but shares one read transaction with the reads waiting beside it (see
-    /// `ReadGroup`): for point reads under concurrency, never for long scans.
-    public func readInGroup<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
-        try await readGroup.read(body)
+    /// Like `read`, but runs `body` at once on the calling thread (see `ThreadReaders`): for point
+    /// reads, a few rows by key, never for scans.
+    public func readHere<T>(_ body: (Database) throws -> T) throws -> T {
+        try threadReaders.read(body)
     }
 
     /// One request, one transaction: everything in `body` commits together or not at all.
@@ -129,6 +129,9 @@ public final class Store: Sendable {
     public func writeInGroup<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
         try await group.write(body)
     }
+
+    /// Seconds a connection waits for a lock before failing with SQLITE_BUSY.
+    static let busyTimeout: Double = 5
 
     /// The conventional location of a service's store: `data/<name>.sqlite`.
     public static func defaultPath(for name: String) -> String { "data/\(name).sqlite" }

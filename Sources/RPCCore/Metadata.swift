@@ -30,6 +30,12 @@ public struct Metadata: Sendable, Equatable, Sequence {
         entries.append((key.lowercased(), value))
     }
 
+    /// Adds an entry whose key is lower-case already (HTTP/2 header names always are), without the
+    /// copy `add` makes to lower-case it.
+    public mutating func add(lowercasedKey key: String, _ value: Value) {
+        entries.append((key, value))
+    }
+
     public mutating func replace(_ key: String, _ value: String) {
         remove(key)
         add(key, value)
@@ -42,7 +48,7 @@ public struct Metadata: Sendable, Equatable, Sequence {
 
     /// The first text value for `key`.
     public subscript(_ key: String) -> String? {
-        let k = key.lowercased()
+        let k = Self.lowercased(key)
         for entry in entries where entry.key == k {
             if case .string(let s) = entry.value { return s }
         }
@@ -51,11 +57,16 @@ public struct Metadata: Sendable, Equatable, Sequence {
 
     /// The first binary value for a `-bin` key.
     public func binary(_ key: String) -> [UInt8]? {
-        let k = key.lowercased()
+        let k = Self.lowercased(key)
         for entry in entries where entry.key == k {
             if case .binary(let b) = entry.value { return b }
         }
         return nil
+    }
+
+    /// `key` itself when it has no upper-case letter (the usual lookup), so a lookup allocates nothing.
+    private static func lowercased(_ key: String) -> String {
+        key.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") } ? key.lowercased() : key
     }
 
     public var isEmpty: Bool { entries.isEmpty }

@@ -60,9 +60,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
 
     func handlerAdded(context: ChannelHandlerContext) {
         channelContext = context
-        session = H2Session(role: .client, maxConcurrentStreams: 1000, initialWindow: UInt32(initialWindowSize),
-                            resetBurst: 1000, resetRate: 33)
-        session.delegate = self
+        session = H2Session(role: .client, delegate: self, maxConcurrentStreams: 1000,
+                            initialWindow: UInt32(initialWindowSize), resetBurst: 1000, resetRate: 33)
         if context.channel.isActive { flushNow() }
     }
 
@@ -109,14 +108,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
 
     private func flushNow() {
         guard let context = channelContext, !closed else { return }
-        var wrote = false
-        let ok = session.drainOutput { bytes in
-            var buffer = context.channel.allocator.buffer(capacity: bytes.count)
-            buffer.writeBytes(bytes)
-            context.write(wrapOutboundOut(buffer), promise: nil)
-            wrote = true
-        }
-        if wrote { context.flush() }
+        let (bytes, ok) = session.drainOutput(context.channel.allocator)
+        if let bytes { context.writeAndFlush(wrapOutboundOut(bytes), promise: nil) }
         if !ok { close(reason: "HTTP/2 session to \(authority) failed") }
     }
 
@@ -294,8 +287,8 @@ final class ClientConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
         streams[id]?.headerBlock = []
     }
 
-    func sessionHeader(stream id: Int32, name: String, value: String) {
-        streams[id]?.headerBlock.append((name, value))
+    func sessionHeader(stream id: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        streams[id]?.headerBlock.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
     }
 
     func sessionHeadersComplete(stream id: Int32, endStream: Bool) {

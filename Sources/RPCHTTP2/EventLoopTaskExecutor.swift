@@ -4,8 +4,9 @@ import NIOCore
 ///
 /// Without it each call hops from the event loop to Swift's cooperative pool to start its handler,
 /// and back to write the answer: two thread switches and wake-ups per call, the largest single cost
-/// of a small unary call. Handlers must therefore not block; SQLite work goes through GRDB's own
-/// queues, and awaiting it frees the loop.
+/// of a small unary call. Handlers must therefore not block for long: a point read by key runs
+/// inline (CRMStore's `readHere`), anything longer goes through GRDB's queues, and awaiting it
+/// frees the loop.
 final class EventLoopTaskExecutor: TaskExecutor {
     let eventLoop: any EventLoop
 

@@ -1,11 +1,14 @@
 import CNGHTTP2
+import NIOCore
+import RPCCore
 
 /// What an nghttp2 session reports while it parses input. Calls arrive on the connection's event
 /// loop, from inside `nghttp2_session_mem_recv`: implementations may submit frames but must not
 /// send or receive (the session flushes after the callback returns).
 protocol H2SessionDelegate: AnyObject {
     func sessionBeginHeaders(stream: Int32)
-    func sessionHeader(stream: Int32, name: String, value: String)
+    /// One header field; the bytes are valid only during the call (most are never made Strings).
+    func sessionHeader(stream: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)
     /// A complete HEADERS block (request/response headers or trailers) arrived.
     func sessionHeadersComplete(stream: Int32, endStream: Bool)
     func sessionData(stream: Int32, bytes: UnsafeRawBufferPointer)
@@ -17,13 +20,48 @@ protocol H2SessionDelegate: AnyObject {
     func sessionGoAway(lastStreamID: Int32, errorCode: UInt32)
 }
 
+/// A header block to submit: one of the fixed blocks nearly every call sends, or any list.
+enum HeaderFields {
+    case fixed(FixedHeaders)
+    case list([(String, String)])
+}
+
+/// A header block sent on nearly every call, laid out for nghttp2 once. Its names and values live
+/// as long as the process, so nghttp2 is told not to copy them either.
+final class FixedHeaders: @unchecked Sendable {
+    let fields: UnsafeBufferPointer<nghttp2_nv>
+
+    init(_ headers: [(String, String)]) {
+        let flags = UInt8(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue | NGHTTP2_NV_FLAG_NO_COPY_VALUE.rawValue)
+        let fields = UnsafeMutableBufferPointer<nghttp2_nv>.allocate(capacity: headers.count)
+        for (i, (name, value)) in headers.enumerated() {
+            fields[i] = nghttp2_nv(name: Self.immortal(name), value: Self.immortal(value), namelen: name.utf8.count,
+                                   valuelen: value.utf8.count, flags: flags)
+        }
+        self.fields = UnsafeBufferPointer(fields)
+    }
+
+    private static func immortal(_ text: String) -> UnsafeMutablePointer<UInt8> {
+        let bytes = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(text.utf8.count, 1))
+        _ = bytes.initialize(from: text.utf8)
+        return bytes.baseAddress!
+    }
+
+    /// The start of every successful gRPC response without custom metadata.
+    static let grpcResponse = FixedHeaders([
+        (":status", "200"), ("content-type", "application/grpc"), ("grpc-accept-encoding", "identity"),
+    ])
+    /// The trailers of every successful call without custom trailing metadata.
+    static let grpcOK = FixedHeaders([("grpc-status", "0")])
+}
+
 /// A body we send on one stream: bytes queued by the application, drained by nghttp2's data
 /// source callback as flow control allows, then optional trailers.
 final class OutboundBody {
     var buffer: [UInt8] = []
     var readIndex = 0
     var finished = false
-    var trailers: [(String, String)]?
+    var trailers: HeaderFields?
     /// nghttp2 was told to wait (ERR_DEFERRED) and must be resumed when more arrives.
     var deferred = false
     /// Resumed when the buffer drains below the high-water mark (writer backpressure).
@@ -38,12 +76,16 @@ final class H2Session {
     enum Role { case server, client }
 
     private(set) var raw: OpaquePointer!
-    weak var delegate: (any H2SessionDelegate)?
+    /// Unowned: the delegate owns the session and outlives it (a weak load on every callback cost
+    /// more than the callback's work).
+    fileprivate unowned(unsafe) let delegate: any H2SessionDelegate
     var bodies: [Int32: OutboundBody] = [:]
     /// Writers wait while a stream has this many bytes queued.
     let highWater = 256 * 1024
 
-    init(role: Role, maxConcurrentStreams: UInt32, initialWindow: UInt32, resetBurst: UInt64, resetRate: UInt64) {
+    init(role: Role, delegate: any H2SessionDelegate, maxConcurrentStreams: UInt32, initialWindow: UInt32,
+         resetBurst: UInt64, resetRate: UInt64) {
+        self.delegate = delegate
         var callbacks: OpaquePointer?
         nghttp2_session_callbacks_new(&callbacks)
         defer { nghttp2_session_callbacks_del(callbacks) }
@@ -89,14 +131,17 @@ final class H2Session {
         return n >= 0
     }
 
-    /// Hands every frame nghttp2 has ready to `write`; false if the session failed.
-    func drainOutput(_ write: (UnsafeRawBufferPointer) -> Void) -> Bool {
+    /// Every frame nghttp2 has ready, in one buffer (nil if none), so a flush is one socket write
+    /// however many frames it carries; `ok` is false if the session failed.
+    func drainOutput(_ allocator: ByteBufferAllocator) -> (bytes: ByteBuffer?, ok: Bool) {
+        var out: ByteBuffer?
         while true {
             var data: UnsafePointer<UInt8>?
             let n = nghttp2_session_mem_send(raw, &data)
-            if n < 0 { return false }
-            if n == 0 { return true }
-            write(UnsafeRawBufferPointer(start: data, count: n))
+            if n <= 0 { return (out, n == 0) }
+            let chunk = UnsafeRawBufferPointer(start: data, count: n)
+            if out == nil { out = allocator.buffer(capacity: max(n, 16 * 1024)) }
+            out!.writeBytes(chunk)
         }
     }
 
@@ -106,9 +151,9 @@ final class H2Session {
 
     /// Response headers; with `withBody` a body (messages, then trailers) follows, otherwise the
     /// headers end the stream (Trailers-Only).
-    func submitResponse(stream: Int32, headers: [(String, String)], withBody: Bool) {
+    func submitResponse(stream: Int32, headers: HeaderFields, withBody: Bool) {
         if withBody { bodies[stream] = OutboundBody() }
-        _ = withHeaderVector(headers) { nva, count in
+        _ = withHeaders(headers) { nva, count in
             if withBody {
                 var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: readBody)
                 return nghttp2_submit_response(raw, stream, nva, count, &provider)
@@ -127,8 +172,8 @@ final class H2Session {
         return id
     }
 
-    func submitTrailers(stream: Int32, trailers: [(String, String)]) {
-        _ = withHeaderVector(trailers) { nva, count in
+    func submitTrailers(stream: Int32, trailers: HeaderFields) {
+        _ = withHeaders(trailers) { nva, count in
             nghttp2_submit_trailer(raw, stream, nva, count)
         }
     }
@@ -153,8 +198,21 @@ final class H2Session {
         resume(stream, body)
     }
 
+    /// Queues one gRPC message: its length prefix and bytes go straight into the body.
+    func appendMessage(stream: Int32, _ message: [UInt8]) {
+        guard let body = bodies[stream] else { return }
+        let length = UInt32(message.count)
+        body.buffer.append(0)
+        body.buffer.append(UInt8(length >> 24))
+        body.buffer.append(UInt8(truncatingIfNeeded: length >> 16))
+        body.buffer.append(UInt8(truncatingIfNeeded: length >> 8))
+        body.buffer.append(UInt8(truncatingIfNeeded: length))
+        body.buffer.append(contentsOf: message)
+        resume(stream, body)
+    }
+
     /// Ends our side of the stream after the queued bytes, with trailers if given.
-    func finishBody(stream: Int32, trailers: [(String, String)]?) {
+    func finishBody(stream: Int32, trailers: HeaderFields?) {
         guard let body = bodies[stream] else { return }
         body.finished = true
         body.trailers = trailers
@@ -177,6 +235,13 @@ final class H2Session {
 
     func isRemoteClosed(_ stream: Int32) -> Bool {
         nghttp2_session_get_stream_remote_close(raw, stream) == 1
+    }
+
+    private func withHeaders<R>(_ headers: HeaderFields, _ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
+        switch headers {
+        case .fixed(let fixed): body(fixed.fields.baseAddress!, fixed.fields.count)
+        case .list(let list): withHeaderVector(list, body)
+        }
     }
 
     private func withHeaderVector<R>(_ headers: [(String, String)], _ body: (UnsafePointer<nghttp2_nv>, Int) -> R) -> R {
@@ -258,15 +323,14 @@ private func session(_ userData: UnsafeMutableRawPointer?) -> H2Session {
 
 private let onBeginHeaders: nghttp2_on_begin_headers_callback = { _, frame, userData in
     let s = session(userData)
-    s.delegate?.sessionBeginHeaders(stream: frame!.pointee.hd.stream_id)
+    s.delegate.sessionBeginHeaders(stream: frame!.pointee.hd.stream_id)
     return 0
 }
 
 private let onHeader: nghttp2_on_header_callback = { _, frame, name, nameLength, value, valueLength, _, userData in
-    let s = session(userData)
-    let n = String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self)
-    let v = String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self)
-    s.delegate?.sessionHeader(stream: frame!.pointee.hd.stream_id, name: n, value: v)
+    session(userData).delegate.sessionHeader(stream: frame!.pointee.hd.stream_id,
+                                             name: UnsafeRawBufferPointer(start: name, count: nameLength),
+                                             value: UnsafeRawBufferPointer(start: value, count: valueLength))
     return 0
 }
 
@@ -276,12 +340,12 @@ private let onFrameRecv: nghttp2_on_frame_recv_callback = { _, frame, userData i
     let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
     switch Int(hd.type) {
     case Int(NGHTTP2_HEADERS.rawValue):
-        s.delegate?.sessionHeadersComplete(stream: hd.stream_id, endStream: endStream)
+        s.delegate.sessionHeadersComplete(stream: hd.stream_id, endStream: endStream)
     case Int(NGHTTP2_DATA.rawValue):
-        if endStream { s.delegate?.sessionRemoteEnd(stream: hd.stream_id) }
+        if endStream { s.delegate.sessionRemoteEnd(stream: hd.stream_id) }
     case Int(NGHTTP2_GOAWAY.rawValue):
         let goaway = frame!.pointee.goaway
-        s.delegate?.sessionGoAway(lastStreamID: goaway.last_stream_id, errorCode: goaway.error_code)
+        s.delegate.sessionGoAway(lastStreamID: goaway.last_stream_id, errorCode: goaway.error_code)
     default:
         break
     }
@@ -289,14 +353,14 @@ private let onFrameRecv: nghttp2_on_frame_recv_callback = { _, frame, userData i
 }
 
 private let onDataChunk: nghttp2_on_data_chunk_recv_callback = { _, _, stream, data, length, userData in
-    session(userData).delegate?.sessionData(stream: stream, bytes: UnsafeRawBufferPointer(start: data, count: length))
+    session(userData).delegate.sessionData(stream: stream, bytes: UnsafeRawBufferPointer(start: data, count: length))
     return 0
 }
 
 private let onStreamClose: nghttp2_on_stream_close_callback = { _, stream, errorCode, userData in
     let s = session(userData)
     s.dropBody(stream: stream, error: RPCStreamClosed())
-    s.delegate?.sessionStreamClosed(stream: stream, errorCode: errorCode)
+    s.delegate.sessionStreamClosed(stream: stream, errorCode: errorCode)
     return 0
 }
 
@@ -304,7 +368,7 @@ private let onFrameSend: nghttp2_on_frame_send_callback = { _, frame, userData i
     let hd = frame!.pointee.hd
     if hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0,
        hd.type == UInt8(NGHTTP2_HEADERS.rawValue) || hd.type == UInt8(NGHTTP2_DATA.rawValue) {
-        session(userData).delegate?.sessionSentEndStream(stream: hd.stream_id)
+        session(userData).delegate.sessionSentEndStream(stream: hd.stream_id)
     }
     return 0
 }

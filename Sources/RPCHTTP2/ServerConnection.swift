@@ -6,7 +6,14 @@ import Synchronization
 /// Everything the server knows about one request stream. Confined to the connection's event loop.
 final class ServerStream {
     let id: Int32
-    var headers: [(String, String)] = []
+    /// The request headers the transport acts on, parsed as they arrive; the application's own
+    /// headers go to `metadata`.
+    var isPost = false
+    var path = ""
+    var contentType = ""
+    var timeout: String?
+    var encoding: String?
+    var metadata = Metadata()
     var deframer: MessageDeframer
     /// Complete request messages the handler has not taken yet.
     var inbound: [[UInt8]] = []
@@ -42,7 +49,6 @@ final class ServerStream {
         deframer = MessageDeframer(maxMessageSize: maxMessageSize)
     }
 
-    var path: String { headers.first { $0.0 == ":path" }?.1 ?? "" }
     var hasQueuedMessage: Bool { inboundHead < inbound.count }
 }
 
@@ -62,6 +68,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
     private var session: H2Session!
     private var streams: [Int32: ServerStream] = [:]
     private var flushScheduled = false
+    /// Inside `channelRead`, which flushes when it is done: nothing needs scheduling meanwhile.
+    private var reading = false
     private var draining = false
     private var closed = false
     private var peer = ""
@@ -84,12 +92,11 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
     func handlerAdded(context: ChannelHandlerContext) {
         channelContext = context
         peer = context.channel.remoteAddress?.description ?? "unknown"
-        session = H2Session(role: .server,
+        session = H2Session(role: .server, delegate: self,
                             maxConcurrentStreams: configuration.maxConcurrentStreams,
                             initialWindow: configuration.initialWindowSize,
                             resetBurst: configuration.streamResetBurst,
                             resetRate: configuration.streamResetRate)
-        session.delegate = self
         // Writes before the channel is active are dropped; the SETTINGS frame must not be.
         if context.channel.isActive { flushNow() }
     }
@@ -101,8 +108,10 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
+        reading = true
         let ok = buffer.withUnsafeReadableBytes { session.receive($0) }
         startPendingHandlers()
+        reading = false
         flushNow()
         if !ok { close() }
     }
@@ -134,14 +143,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
 
     private func flushNow() {
         guard let context = channelContext, !closed else { return }
-        var wrote = false
-        let ok = session.drainOutput { bytes in
-            var buffer = context.channel.allocator.buffer(capacity: bytes.count)
-            buffer.writeBytes(bytes)
-            context.write(wrapOutboundOut(buffer), promise: nil)
-            wrote = true
-        }
-        if wrote { context.flush() }
+        let (bytes, ok) = session.drainOutput(context.channel.allocator)
+        if let bytes { context.writeAndFlush(wrapOutboundOut(bytes), promise: nil) }
         if !ok { close(); return }
         if draining, streams.isEmpty, !closed {
             close()
@@ -152,7 +155,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
 
     /// Coalesces the flushes of many handler writes into one pass over the session.
     private func scheduleFlush() {
-        guard !flushScheduled else { return }
+        guard !flushScheduled, !reading else { return }
         flushScheduled = true
         eventLoop.execute {
             self.flushScheduled = false
@@ -167,9 +170,30 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
         streams[id] = ServerStream(id: id, maxMessageSize: configuration.maxReceiveMessageSize)
     }
 
-    func sessionHeader(stream id: Int32, name: String, value: String) {
-        guard let stream = streams[id], !stream.dispatched else { return }
-        stream.headers.append((name, value))
+    func sessionHeader(stream id: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        guard let stream = streams[id], !stream.dispatched, let first = name.first else { return }
+        if first == UInt8(ascii: ":") {
+            if name.equals(":path") {
+                stream.path = String(decoding: value, as: UTF8.self)
+            } else if name.equals(":method") {
+                stream.isPost = value.equals("POST")
+            }
+        } else if name.equals("content-type") {
+            stream.contentType = String(decoding: value, as: UTF8.self)
+        } else if name.equals("grpc-timeout") {
+            stream.timeout = String(decoding: value, as: UTF8.self)
+        } else if name.equals("grpc-encoding") {
+            stream.encoding = String(decoding: value, as: UTF8.self)
+        } else if name.equals("te") || name.equals("user-agent") || name.equals("accept-encoding")
+                    || name.equals("content-length") {
+            return  // sent with nearly every request, never the application's
+        } else {
+            let key = String(decoding: name, as: UTF8.self)
+            guard !Metadata.isReserved(key),
+                  let parsed = GRPCWire.metadataValue(key: key, rawValue: String(decoding: value, as: UTF8.self))
+            else { return }
+            stream.metadata.add(lowercasedKey: key, parsed)
+        }
     }
 
     func sessionHeadersComplete(stream id: Int32, endStream: Bool) {
@@ -261,20 +285,16 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
 
     // MARK: Dispatch
 
-    private func header(_ stream: ServerStream, _ name: String) -> String? {
-        stream.headers.first { $0.0 == name }?.1
-    }
-
     private func dispatch(_ stream: ServerStream) {
         stream.dispatched = true
         stream.started = .now
-        guard header(stream, ":method") == "POST" else {
+        guard stream.isPost else {
             return rejectHTTP(stream, status: "405", code: .unimplemented, "gRPC calls use POST")
         }
-        let contentType = header(stream, "content-type") ?? ""
+        let contentType = stream.contentType
         if !contentType.hasPrefix("application/grpc"), router.plainHandler != nil {
             stream.plainBody = []
-            if let timeout = header(stream, "grpc-timeout"), let nanos = GRPCWire.parseTimeout(timeout) {
+            if let timeout = stream.timeout, let nanos = GRPCWire.parseTimeout(timeout) {
                 stream.plainDeadline = .now + .nanoseconds(nanos)
             }
             return
@@ -282,11 +302,11 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
         guard contentType.hasPrefix("application/grpc") else {
             return rejectHTTP(stream, status: "415", code: .unknown, "content-type must be application/grpc")
         }
-        if let encoding = header(stream, "grpc-encoding"), encoding != "identity" {
+        if let encoding = stream.encoding, encoding != "identity" {
             return finish(stream, RPCError(.unimplemented, "grpc-encoding \(encoding) is not supported (identity only)"))
         }
         var deadline: ContinuousClock.Instant?
-        if let timeout = header(stream, "grpc-timeout") {
+        if let timeout = stream.timeout {
             guard let nanos = GRPCWire.parseTimeout(timeout) else {
                 return finish(stream, RPCError(.invalidArgument, "grpc-timeout '\(timeout)' is malformed"))
             }
@@ -303,11 +323,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
         case .failure(let error): return finish(stream, error)
         }
 
-        var metadata = Metadata()
-        for (name, value) in stream.headers where !Metadata.isReserved(name) {
-            if let parsed = GRPCWire.metadataValue(key: name, rawValue: value) { metadata.add(name, parsed) }
-        }
-        let context = ServerContext(path: path, requestMetadata: metadata, deadline: deadline, peer: peer)
+        let context = ServerContext(path: path, requestMetadata: stream.metadata, deadline: deadline, peer: peer)
         stream.context = context
         let interceptors = router.interceptors
         let errorMapper = configuration.errorMapper
@@ -340,17 +356,27 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
             let io = ServerStreamIO(connection: self, streamID: stream.id, prefetched: prefetched,
                                     ended: stream.remoteEnded)
             stream.io = io
-            stream.task = Task(executorPreference: handlerExecutor) { await start(io) }
+            stream.task = startTask { await start(io) }
         }
+    }
+
+    /// Starts a handler task on this connection's event loop. It runs at once, inline, until it
+    /// first suspends: a handler that does not (health, a point read) has answered before this
+    /// returns, with no job queued and no extra pass of the loop.
+    private func startTask(_ body: sending @escaping @isolated(any) () async -> Void) -> Task<Void, Never> {
+        if #available(macOS 26, *) {
+            return Task.immediate(executorPreference: handlerExecutor, operation: body)
+        }
+        return Task(executorPreference: handlerExecutor, operation: body)
     }
 
     /// Answers a request that is not gRPC at all with a plain HTTP status (plus gRPC status).
     private func rejectHTTP(_ stream: ServerStream, status: String, code: StatusCode, _ message: String) {
         stream.finished = true
-        session.submitResponse(stream: stream.id, headers: [
+        session.submitResponse(stream: stream.id, headers: .list([
             (":status", status), ("content-type", "application/grpc"),
             ("grpc-status", "\(code.rawValue)"), ("grpc-message", GRPCWire.percentEncode(message)),
-        ], withBody: false)
+        ]), withBody: false)
         report(stream, code, message)
     }
 
@@ -359,12 +385,8 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
     /// The whole body is in: run the plain handler in a task and answer with what it returns.
     private func startPlain(_ stream: ServerStream) {
         guard let handler = router.plainHandler, let body = stream.plainBody, !stream.finished, stream.task == nil else { return }
-        var metadata = Metadata()
-        for (name, value) in stream.headers where !Metadata.isReserved(name) {
-            if let parsed = GRPCWire.metadataValue(key: name, rawValue: value) { metadata.add(name, parsed) }
-        }
-        let request = PlainRequest(path: stream.path, contentType: header(stream, "content-type") ?? "",
-                                   metadata: metadata, body: body, deadline: stream.plainDeadline,
+        let request = PlainRequest(path: stream.path, contentType: stream.contentType,
+                                   metadata: stream.metadata, body: body, deadline: stream.plainDeadline,
                                    peer: peer, router: router)
         stream.plainBody = []
         let id = stream.id
@@ -384,9 +406,9 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
         var headers = [(":status", "\(response.status)")]
         headers.append(contentsOf: response.headers)
         if response.body.isEmpty {
-            session.submitResponse(stream: stream.id, headers: headers, withBody: false)
+            session.submitResponse(stream: stream.id, headers: .list(headers), withBody: false)
         } else {
-            session.submitResponse(stream: stream.id, headers: headers, withBody: true)
+            session.submitResponse(stream: stream.id, headers: .list(headers), withBody: true)
             session.appendBody(stream: stream.id, response.body)
             session.finishBody(stream: stream.id, trailers: nil)
         }
@@ -490,7 +512,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
             stream.responseStarted = true
             session.submitResponse(stream: id, headers: responseHeaders(stream), withBody: true)
         }
-        session.appendBody(stream: id, GRPCWire.frame(message))
+        session.appendMessage(stream: id, message)
         if let continuation {
             if let body = session.bodies[id], body.pending >= session.highWater {
                 body.drainWaiters.append(continuation)
@@ -501,9 +523,15 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
         scheduleFlush()
     }
 
-    private func responseHeaders(_ stream: ServerStream) -> [(String, String)] {
+    private func responseHeaders(_ stream: ServerStream) -> HeaderFields {
+        let metadata = stream.context?.initialMetadata ?? Metadata()
+        if metadata.isEmpty { return .fixed(.grpcResponse) }
+        return .list(responseHeaderList(metadata))
+    }
+
+    private func responseHeaderList(_ metadata: Metadata) -> [(String, String)] {
         var headers = [(":status", "200"), ("content-type", "application/grpc"), ("grpc-accept-encoding", "identity")]
-        for (key, value) in stream.context?.initialMetadata ?? Metadata() where !Metadata.isReserved(key) {
+        for (key, value) in metadata where !Metadata.isReserved(key) {
             headers.append((key, GRPCWire.headerValue(value)))
         }
         return headers
@@ -526,21 +554,24 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
         }
         let code = failure?.code ?? .ok
         let message = failure?.message ?? ""
-        var trailers = [("grpc-status", "\(code.rawValue)")]
-        if !message.isEmpty { trailers.append(("grpc-message", GRPCWire.percentEncode(message))) }
         var trailing = stream.context?.trailingMetadata ?? Metadata()
         for (key, value) in failure?.trailers ?? Metadata() { trailing.add(key, value) }
+        if stream.responseStarted, failure == nil, trailing.isEmpty {
+            session.finishBody(stream: stream.id, trailers: .fixed(.grpcOK))
+            return report(stream, code, message)
+        }
+        var trailers = [("grpc-status", "\(code.rawValue)")]
+        if !message.isEmpty { trailers.append(("grpc-message", GRPCWire.percentEncode(message))) }
         for (key, value) in trailing where !Metadata.isReserved(key) {
             trailers.append((key, GRPCWire.headerValue(value)))
         }
         if stream.responseStarted {
-            session.finishBody(stream: stream.id, trailers: trailers)
+            session.finishBody(stream: stream.id, trailers: .list(trailers))
         } else {
             // Trailers-Only: one HEADERS frame with the status ends the stream.
             stream.responseStarted = true
-            var headers = responseHeaders(stream)
-            headers.append(contentsOf: trailers)
-            session.submitResponse(stream: stream.id, headers: headers, withBody: false)
+            let headers = responseHeaderList(stream.context?.initialMetadata ?? Metadata()) + trailers
+            session.submitResponse(stream: stream.id, headers: .list(headers), withBody: false)
         }
         report(stream, code, message)
     }
@@ -660,5 +691,12 @@ extension RPCError {
         case is RPCStreamClosed: RPCError(.cancelled, "call is over")
         default: RPCError(.internal, "internal error: \(String(describing: type(of: error)))")
         }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Byte equality with an ASCII literal, without making a String.
+    func equals(_ literal: StaticString) -> Bool {
+        count == literal.utf8CodeUnitCount && literal.withUTF8Buffer { elementsEqual($0) }
     }
 }

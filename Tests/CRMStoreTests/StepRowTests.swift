@@ -21,7 +21,7 @@ struct StepRowTests {
     @Test func readsTheSameValuesAsGRDBsRowAndNilWhenThereIsNone() async throws {
         let store = try Store(path: path, migrations: [Self.items])
         let sql = "SELECT id, name, price FROM items WHERE id = ?"
-        try await store.readInGroup { db in
+        try store.readHere { db in
             for id in ["a", "b"] {
                 let direct = try db.cachedStatement(sql: sql).fetchFirst(arguments: [id]) { Item(row: $0) }
                 let viaRow = try Row.fetchOne(db, sql: sql, arguments: [id]).map { Item(row: $0) }
@@ -37,8 +37,8 @@ struct StepRowTests {
         let store = try Store(path: path, migrations: [Self.items])
         // abs() of the smallest 64-bit integer fails when the row is stepped, not when it is prepared.
         let sql = "SELECT abs(-9223372036854775807 - length(id)) FROM items WHERE id = ?"
-        let error = await #expect(throws: DatabaseError.self) {
-            try await store.readInGroup { db in try db.cachedStatement(sql: sql).fetchFirst(arguments: ["a"]) { $0.int64(0) } }
+        let error = #expect(throws: DatabaseError.self) {
+            try store.readHere { db in try db.cachedStatement(sql: sql).fetchFirst(arguments: ["a"]) { $0.int64(0) } }
         }
         #expect(error?.sql == sql)
         #expect(error?.message?.contains("overflow") == true)

@@ -105,9 +105,10 @@ struct StoreTests {
         #expect(try store.integrityCheck() == ["ok"])
     }
 
-    /// Grouped reads: each concurrent read gets its own answer, a failing one fails alone, and a
-    /// read queued after a write was acknowledged sees it.
-    @Test func groupedReadsAnswerEachAndSeeAcknowledgedWrites() async throws {
+    /// Reads on the calling thread: concurrent ones (on many threads, each with its connection) get
+    /// their own answers, a failing one fails alone, a read after an acknowledged write sees it, and
+    /// a reader connection cannot write.
+    @Test func threadReadsAnswerEachAndSeeAcknowledgedWrites() async throws {
         let store = try Store(path: path, migrations: [Self.v1])
         try await store.write { db in
             for i in 0..<200 { try db.execute(sql: "INSERT INTO items (id, name) VALUES (?, ?)", arguments: ["\(i)", "n\(i)"]) }
@@ -115,7 +116,7 @@ struct StoreTests {
         let answers = await withTaskGroup(of: (Int, String).self) { group in
             for i in 0..<400 {
                 group.addTask {
-                    let answer = try? await store.readInGroup { db -> String in
+                    let answer = try? store.readHere { db -> String in
                         if i % 9 == 0 { _ = try Row.fetchAll(db, sql: "SELECT * FROM no_such_table") }
                         return try String.fetchOne(db, sql: "SELECT name FROM items WHERE id = ?", arguments: ["\(i)"]) ?? "none"
                     }
@@ -132,9 +133,13 @@ struct StoreTests {
         }
         for i in 0..<50 {
             try await store.write { db in try db.execute(sql: "UPDATE items SET name = ? WHERE id = '1'", arguments: ["v\(i)"]) }
-            let seen = try await store.readInGroup { db in try String.fetchOne(db, sql: "SELECT name FROM items WHERE id = '1'") }
+            let seen = try store.readHere { db in try String.fetchOne(db, sql: "SELECT name FROM items WHERE id = '1'") }
             #expect(seen == "v\(i)")
         }
+        #expect(throws: DatabaseError.self) {
+            try store.readHere { db in try db.execute(sql: "DELETE FROM items") }
+        }
+        #expect(try await store.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM items") } == 200)
     }
 }
 

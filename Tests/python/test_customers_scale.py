@@ -20,6 +20,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,9 @@ def _seeded_store(suite) -> Path:
     del crm
     suite.stop("customers")
     path = suite.directory / "customers.sqlite"
-    with sqlite3.connect(path) as db:
+    # Closed, not just committed (`with connect()` keeps it open): the file is overwritten below, and
+    # a connection left open on it made this process's later connections read a stale WAL index.
+    with closing(sqlite3.connect(path)) as db:
         schema = "\n".join(sql for (sql,) in db.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name"))
     key = hashlib.sha256(f"{schema}|{ROWS}|{START_MS}|v2".encode()).hexdigest()[:16]
     cache = Path(tempfile.gettempdir()) / "crm-customers-scale" / f"{key}.sqlite"
@@ -117,7 +120,7 @@ def test_a_million_customers_answer_in_milliseconds(suite):
     path = _seeded_store(suite)
     crm = start_customers(suite)
     pb, process = crm.pb, suite.processes["customers"]
-    with sqlite3.connect(path) as db:  # read-write open: a read-only one needs the WAL index the service owns
+    with closing(sqlite3.connect(path)) as db:  # read-write open: a read-only one needs the WAL index the service owns
         assert db.execute("SELECT count(*) FROM customers").fetchone()[0] == ROWS
         sample_ids = [row[0] for row in db.execute(
             "SELECT id FROM customers WHERE seq IN (%s)" % ",".join(str(random.randint(1, ROWS)) for _ in range(SAMPLES)))]
@@ -199,7 +202,7 @@ def test_a_million_customers_answer_in_milliseconds(suite):
         assert p50 < 50, f"{label}: server p50 {p50:.1f} ms"
 
     # The pages are right, not only fast: compare with the store itself.
-    with sqlite3.connect(path) as db:  # read-write open: a read-only one needs the WAL index the service owns
+    with closing(sqlite3.connect(path)) as db:  # read-write open: a read-only one needs the WAL index the service owns
         expected = [row[0] for row in db.execute(
             "SELECT c.id FROM customers c JOIN customer_tags t ON t.customer_id = c.id AND t.tag = 'tag-10' "
             "WHERE c.archived = 0 ORDER BY c.created_at_ms, c.id LIMIT 120")]

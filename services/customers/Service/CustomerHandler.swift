@@ -34,10 +34,10 @@ struct CustomerHandler: Crm_Customers_V1_CustomerServiceHandler {
         }
     }
 
-    /// A point read (one customer by id): shares a read transaction with the point reads beside it.
-    func pointRead<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+    /// A point read (one customer by id), on the calling thread.
+    func pointRead<T>(_ body: (Database) throws -> T) throws -> T {
         do {
-            return try await store.readInGroup(body)
+            return try store.readHere(body)
         } catch let error as DatabaseError {
             throw StoreFailure.status(error, logger: logger)
         }

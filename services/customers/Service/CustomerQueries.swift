@@ -9,7 +9,7 @@ extension CustomerHandler {
         -> Crm_Customers_V1_GetCustomerResponse {
         let caller = try Access.caller(context)
         let id = try requiredID("customer_id", request.customerId)
-        let stored = try await pointRead { db in try Access.visibleCustomer(db, id: id, caller: caller) }
+        let stored = try pointRead { db in try Access.visibleCustomer(db, id: id, caller: caller) }
         let customer = stored.customer
         return Crm_Customers_V1_GetCustomerResponse(
             customer: customer, nextAction: Lifecycle.nextAction(for: customer.lifecycleStatus),

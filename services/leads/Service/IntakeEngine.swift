@@ -29,10 +29,10 @@ extension LeadHandler {
         return PreparedIntake(request: request, lead: lead, route: route)
     }
 
-    /// The settings and assignment rules intake reads before its write, in one grouped read: on the
-    /// web-form path concurrent CreateLeads share it instead of two pool reads each.
-    func intakeConfiguration() async throws -> (settings: LeadSettingsValues, rules: [Crm_Leads_V1_AssignmentRule]) {
-        try await store.readInGroup { db in (try LeadSettingsValues.load(db), try AssignmentRules.load(db).rules) }
+    /// The settings and assignment rules intake reads before its write: two small tables, read on
+    /// the calling thread in one transaction.
+    func intakeConfiguration() throws -> (settings: LeadSettingsValues, rules: [Crm_Leads_V1_AssignmentRule]) {
+        try store.readHere { db in (try LeadSettingsValues.load(db), try AssignmentRules.load(db).rules) }
     }
 
     /// Rules (and the directory when a rule or an OWNER route needs it), read before the write.

@@ -10,7 +10,7 @@ extension LeadHandler {
         -> Crm_Leads_V1_CreateLeadResponse {
         try await guarded {
             let caller = try caller(context)
-            let (settings, rules) = try await intakeConfiguration()
+            let (settings, rules) = try intakeConfiguration()
             let prepared = try Self.prepare(request, caller: caller, settings: settings)
             let inputs = try await routingInputs(for: [prepared], rules: rules)
             let now = clock.nowMs()
@@ -62,7 +62,7 @@ extension LeadHandler {
         if rows.count > Self.maxBulkRows {
             throw RPCError(.resourceExhausted, "rows: at most \(Self.maxBulkRows) per call, got \(rows.count)")
         }
-        let (settings, rules) = try await intakeConfiguration()
+        let (settings, rules) = try intakeConfiguration()
         var results = rows.map { row in
             Crm_Leads_V1_LeadRowResult(rowNumber: row.rowNumber, requestId: row.requestId)
         }

@@ -94,7 +94,7 @@ struct RepurchaseIntake: Sendable {
             request.ownerId = owner
         }
         let caller = Self.systemCaller
-        let (settings, rules) = try await handler.intakeConfiguration()
+        let (settings, rules) = try handler.intakeConfiguration()
         var prepared = try LeadHandler.prepare(request, caller: caller, settings: settings)
         var inputs = try await handler.routingInputs(for: [prepared], rules: rules)
         if case .owner(let id) = prepared.route,
