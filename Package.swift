@@ -57,7 +57,6 @@ let package = Package(
         .target(name: "CRMStore", dependencies: [
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
-            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .target(name: "ServiceRuntime", dependencies: [
             "RPCHTTP2", "CRMProto", "CRMStore",

@@ -39,7 +39,7 @@ public final class Store: Sendable {
     public let pool: DatabasePool
     public let migrations: [Migration]
     private let group: GroupCommit
-    private let threadReaders: ThreadReaders
+    private let inlineReaders: InlineReaders
 
     /// Opens (creating if needed) the store at `path` and migrates it to the latest version.
     public init(path: String, migrations: [Migration], migrate: Bool = true) throws {
@@ -59,7 +59,7 @@ public final class Store: Sendable {
         self.migrations = migrations
         pool = try DatabasePool(path: path, configuration: configuration)
         group = GroupCommit(pool: pool)
-        threadReaders = ThreadReaders(path: path, busyTimeout: Self.busyTimeout)
+        inlineReaders = InlineReaders(path: path, busyTimeout: Self.busyTimeout)
         try refuseIfNewer()
         if migrate { try self.migrate() }
     }
@@ -111,10 +111,10 @@ public final class Store: Sendable {
         try await pool.read(body)
     }
 
-    /// Like `read`, but runs `body` at once on the calling thread (see `ThreadReaders`): for point
+    /// Like `read`, but runs `body` at once on the calling thread (see `InlineReaders`): for point
     /// reads, a few rows by key, never for scans.
     public func readHere<T>(_ body: (Database) throws -> T) throws -> T {
-        try threadReaders.read(body)
+        try inlineReaders.read(body)
     }
 
     /// One request, one transaction: everything in `body` commits together or not at all.

@@ -105,7 +105,7 @@ struct StoreTests {
         #expect(try store.integrityCheck() == ["ok"])
     }
 
-    /// Reads on the calling thread: concurrent ones (on many threads, each with its connection) get
+    /// Reads on the calling thread: concurrent ones (on many threads, each lent a connection) get
     /// their own answers, a failing one fails alone, a read after an acknowledged write sees it, and
     /// a reader connection cannot write.
     @Test func threadReadsAnswerEachAndSeeAcknowledgedWrites() async throws {

@@ -1,25 +1,27 @@
 import GRDB
-import NIOPosix
+import Synchronization
 
-/// Short reads on the calling thread, each thread with a read-only connection of its own.
+/// Short reads run on the calling thread, on a read-only connection taken from a small free list.
 ///
 /// A point read (one row by key) takes a few microseconds in SQLite. Handing it to GRDB's reader
 /// queue and back costs several times that in thread hops and wake-ups; on a busy core that was
-/// most of a GetCustomer request. So a short read runs where the request already is (normally
-/// its connection's event loop), on a connection that thread opened once. Each read is its own
-/// transaction in WAL mode, so it sees every commit acknowledged before it began. Never for scans
-/// or anything that may take long: the calling thread waits for it.
-final class ThreadReaders: Sendable {
+/// most of a GetCustomer request. So a short read runs where the request already is (normally its
+/// connection's event loop). Connections are lent, not tied to threads: a thread that exits
+/// (Dispatch retires idle workers) must not close a connection from its thread-exit hooks, which
+/// crashed the process with a double free. The list grows to the number of threads reading at once.
+/// Each read is one transaction in WAL mode, so it sees every commit acknowledged before it began.
+/// Never for scans or anything that may take long: the calling thread waits for it.
+final class InlineReaders: Sendable {
     private let path: String
     private let configuration: Configuration
-    private let connections = ThreadSpecificVariable<DatabaseQueue>()
+    private let idle = Mutex<[DatabaseQueue]>([])
 
     init(path: String, busyTimeout: Double) {
         self.path = path
         var configuration = Configuration()
         configuration.readonly = true
         configuration.busyMode = .timeout(busyTimeout)
-        configuration.label = "thread reader"
+        configuration.label = "inline reader"
         self.configuration = configuration
     }
 
@@ -27,7 +29,9 @@ final class ThreadReaders: Sendable {
     /// pragmas parsed anew each time, which cost more than the point read itself; a reader connection
     /// is read-only anyway, so a cached BEGIN and COMMIT do.
     func read<T>(_ body: (Database) throws -> T) throws -> T {
-        try connection().inDatabase { db in
+        let connection = try idle.withLock { $0.popLast() } ?? DatabaseQueue(path: path, configuration: configuration)
+        defer { idle.withLock { $0.append(connection) } }
+        return try connection.inDatabase { db in
             try db.cachedStatement(sql: "BEGIN").execute()
             let result: T
             do {
@@ -39,12 +43,5 @@ final class ThreadReaders: Sendable {
             try db.cachedStatement(sql: "COMMIT").execute()
             return result
         }
-    }
-
-    private func connection() throws -> DatabaseQueue {
-        if let queue = connections.currentValue { return queue }
-        let queue = try DatabaseQueue(path: path, configuration: configuration)
-        connections.currentValue = queue
-        return queue
     }
 }
