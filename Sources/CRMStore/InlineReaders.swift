@@ -6,9 +6,10 @@ import Synchronization
 /// A point read (one row by key) takes a few microseconds in SQLite. Handing it to GRDB's reader
 /// queue and back costs several times that in thread hops and wake-ups; on a busy core that was
 /// most of a GetCustomer request. So a short read runs where the request already is (normally its
-/// connection's event loop). Connections are lent, not tied to threads: a thread that exits
-/// (Dispatch retires idle workers) must not close a connection from its thread-exit hooks, which
-/// crashed the process with a double free. The list grows to the number of threads reading at once.
+/// connection's event loop). Connections are lent, not tied to threads: with one per thread, a
+/// Dispatch worker that exits closes its connection from a thread-exit hook, where Dispatch's own
+/// thread state may already be gone (the likely cause of a double free in two runs of the MyDay
+/// benchmark). The list grows to the number of threads reading at once.
 /// Each read is one transaction in WAL mode, so it sees every commit acknowledged before it began.
 /// Never for scans or anything that may take long: the calling thread waits for it.
 final class InlineReaders: Sendable {

@@ -23,7 +23,7 @@ enum DirectoryRows {
     }
 
     static func fetchUser(_ db: Database, id: String) throws -> Crm_Gateway_V1_User? {
-        try Row.fetchOne(db, sql: "SELECT \(userColumns) FROM users WHERE id = ?", arguments: [id]).map(user)
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(userColumns) FROM users WHERE id = ?"), arguments: [id]).map(user)
     }
 
     static func fetchUser(_ db: Database, email: String) throws -> Crm_Gateway_V1_User? {
