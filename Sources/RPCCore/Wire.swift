@@ -5,16 +5,13 @@ public enum GRPCWire {
     /// Length-prefixed message header: 1-byte compressed flag + 4-byte big-endian length.
     public static let messageHeaderSize = 5
 
-    /// Frames one message for a DATA stream.
-    public static func frame(_ message: [UInt8], compressed: Bool = false) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(message.count + messageHeaderSize)
+    /// Appends one message, framed for a DATA stream, to `out` (a stream's pending body).
+    public static func appendFrame(_ message: [UInt8], compressed: Bool = false, to out: inout [UInt8]) {
         out.append(compressed ? 1 : 0)
         let n = UInt32(message.count)
         out.append(UInt8(n >> 24)); out.append(UInt8((n >> 16) & 0xFF))
         out.append(UInt8((n >> 8) & 0xFF)); out.append(UInt8(n & 0xFF))
         out.append(contentsOf: message)
-        return out
     }
 
     // MARK: grpc-timeout

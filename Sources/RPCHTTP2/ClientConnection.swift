@@ -168,7 +168,7 @@ final class ClientConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
             continuation?.resume()
             return
         }
-        session.appendBody(stream: id, GRPCWire.frame(message))
+        session.appendMessage(stream: id, message)
         if let continuation {
             if let body = session.bodies[id], body.pending >= session.highWater {
                 body.drainWaiters.append(continuation)

@@ -48,9 +48,10 @@ final class FixedHeaders: @unchecked Sendable {
     }
 
     /// The start of every successful gRPC response without custom metadata.
-    static let grpcResponse = FixedHeaders([
+    static let grpcResponse = FixedHeaders(grpcResponseFields)
+    static let grpcResponseFields = [
         (":status", "200"), ("content-type", "application/grpc"), ("grpc-accept-encoding", "identity"),
-    ])
+    ]
     /// The trailers of every successful call without custom trailing metadata.
     static let grpcOK = FixedHeaders([("grpc-status", "0")])
 }
@@ -201,13 +202,7 @@ final class H2Session {
     /// Queues one gRPC message: its length prefix and bytes go straight into the body.
     func appendMessage(stream: Int32, _ message: [UInt8]) {
         guard let body = bodies[stream] else { return }
-        let length = UInt32(message.count)
-        body.buffer.append(0)
-        body.buffer.append(UInt8(length >> 24))
-        body.buffer.append(UInt8(truncatingIfNeeded: length >> 16))
-        body.buffer.append(UInt8(truncatingIfNeeded: length >> 8))
-        body.buffer.append(UInt8(truncatingIfNeeded: length))
-        body.buffer.append(contentsOf: message)
+        GRPCWire.appendFrame(message, to: &body.buffer)
         resume(stream, body)
     }
 

@@ -530,7 +530,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, H2SessionDelegate, @
     }
 
     private func responseHeaderList(_ metadata: Metadata) -> [(String, String)] {
-        var headers = [(":status", "200"), ("content-type", "application/grpc"), ("grpc-accept-encoding", "identity")]
+        var headers = FixedHeaders.grpcResponseFields
         for (key, value) in metadata where !Metadata.isReserved(key) {
             headers.append((key, GRPCWire.headerValue(value)))
         }
