@@ -105,8 +105,9 @@ public final class OutboxRelay: Sendable {
         let now = SystemClock().nowMs()
         let rows: [(seq: Int64, attempts: Int, event: Crm_Events_V1_Event)]
         do {
-            // On this thread: one short indexed read is cheaper than two hops to a pool reader.
-            rows = try store.readHere { db in
+            // Through the pool, not inline: with the inline read, the fresh-clone CI run saw one
+            // DEAL_WON delivered twice (test_opportunities_events.py); not yet understood.
+            rows = try await store.read { db in
                 // Head-of-line order: events reach a consumer in the order they happened, so a
                 // batch is the due prefix of the pending queue; a head waiting on its retry time
                 // holds back everything behind it.
